@@ -1,0 +1,86 @@
+// uffd/engine.h — the fault engine's public face: what the preload library drives.
+//
+// An Engine owns one userfaultfd, the fault handler threads, the page-entry tables of the
+// managed ranges, the staging area, the pool (pool/) and the reclaim policy (policy/).
+// Managed memory behaves exactly like ordinary anonymous memory to the program: cold pages
+// are moved out (staged), then compressed into the pool; a touch brings them back.
+//
+// Thread safety: every method may be called from any thread. start() and stop() are
+// called once each, by the preload library's constructor and destructor (or at fork in
+// the child, see preload/).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "pool/compressor.h"
+
+namespace uzswap {
+
+struct EngineConfig {
+  size_t limit_bytes = 0;          // target footprint (resident managed + pool + staging + metadata); 0 = none
+  double cold_age_seconds = 0;     // pages idle longer are compressed even under the limit; 0 = off
+  size_t pool_limit_bytes = 0;     // pool hard limit: past it eviction stops; 0 = none
+  pool::CompressorKind compressor = pool::CompressorKind::Lz4;
+  int handler_threads = 0;         // fault handler threads; 0 = one per CPU
+  int reclaim_threads = 1;         // background reclaim threads
+  bool force_copy_evict = false;   // evict by write-protect + copy + zap even if UFFDIO_MOVE exists
+  uint32_t reject_threshold = 3584; // compressed sizes above this (bytes) are not stored compressed
+  double stage_seconds = 0.5;      // how long a page ages in staging before it is compressed
+};
+
+// Why the engine could not start; the preload library prints one line from it and runs
+// the program untouched.
+enum class EngineStartError : uint8_t {
+  None,
+  NoUserfaultfd,        // userfaultfd(2) and /dev/userfaultfd both refused
+  UserModeOnly,         // only UFFD_USER_MODE_ONLY is allowed: syscalls on evicted pages would fail
+  ApiHandshakeFailed,   // UFFDIO_API refused
+  MissingFeatures,      // a feature we cannot do without (named in the message)
+  NoMemory,             // the pool or the tables could not reserve their memory
+};
+
+struct EngineStartResult {
+  EngineStartError error = EngineStartError::None;
+  char message[256] = {};  // one human line: what failed and what an administrator can grant
+};
+
+// Live figures for the at-exit summary and the stats export (all bytes unless named).
+struct EngineStats {
+  uint64_t managed_bytes;        // bytes of address space registered with the engine
+  uint64_t resident_bytes;       // managed pages currently resident in the program
+  uint64_t staged_pages;         // pages in the staging area
+  uint64_t stored_pages;         // pages held compressed in the pool
+  uint64_t same_filled_pages;    // pages held as a fill value (zero or repeated word)
+  uint64_t compressed_bytes;     // sum of compressed sizes of stored pages
+  uint64_t pool_bytes;           // pool footprint (backing pages + pool metadata)
+  uint64_t staging_bytes;        // resident staging memory
+  uint64_t metadata_bytes;       // page-entry tables and other engine metadata
+  uint64_t footprint_bytes;      // resident + pool + staging + metadata
+  uint64_t limit_bytes;          // the configured limit, 0 = none
+  bool over_limit_unreachable;   // the compressed data alone exceeds the limit
+};
+
+class Engine {
+ public:
+  // nullptr when the engine cannot run here; *result says why (never throws, never aborts).
+  static Engine* start(const EngineConfig& config, EngineStartResult* result);
+
+  // Takes over [addr, addr+len): page-aligned, anonymous, private, writable. Returns false
+  // (and leaves the range untouched) if it cannot be managed.
+  virtual bool manage(void* addr, size_t len) = 0;
+  // Forgets [addr, addr+len) before the program unmaps or changes it by a path that sends
+  // no userfaultfd event; evicted pages there are brought back first unless `discard`.
+  virtual void unmanage(void* addr, size_t len, bool discard) = 0;
+  // True if addr lies in a managed range.
+  virtual bool is_managed(const void* addr) = 0;
+
+  virtual EngineStats stats() = 0;
+  // Brings every evicted page back and unregisters everything (used before exit and exec).
+  virtual void stop() = 0;
+
+ protected:
+  virtual ~Engine() = default;
+};
+
+}  // namespace uzswap
