@@ -14,6 +14,7 @@
 #include <cstdint>
 
 #include "pool/compressor.h"
+#include "pool/pool.h"
 
 namespace uzswap {
 
@@ -76,6 +77,8 @@ class Engine {
   virtual bool is_managed(const void* addr) = 0;
 
   virtual EngineStats stats() = 0;
+  // The engine's pool, for per-class statistics (never nullptr while started).
+  virtual pool::Pool* pool() = 0;
   // Brings every evicted page back and unregisters everything (used before exit and exec).
   virtual void stop() = 0;
 
