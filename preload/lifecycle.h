@@ -1,0 +1,17 @@
+// preload/lifecycle.h — hooks of init.cpp that other preload files call at process-life
+// events (exec, fork).
+#pragma once
+
+namespace uzswap::preload {
+
+// Before an exec by this process (not by a vfork/CLONE_VM child sharing its memory):
+// removes what would outlive the image (the stats file). The engine needs nothing: exec
+// ends its threads and the memory, and its descriptors are close-on-exec.
+void lifecycle_before_exec();
+// The exec failed and the image goes on: publishes the stats again.
+void lifecycle_after_failed_exec();
+// In a fork child (single-threaded): the child runs without uzswap; gives it its own
+// stats file.
+void lifecycle_fork_child();
+
+}  // namespace uzswap::preload

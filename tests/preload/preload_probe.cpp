@@ -1,0 +1,223 @@
+// tests/preload/preload_probe.cpp — a small program that preload_behaviour.sh runs under
+// LD_PRELOAD=libuzswap.so. Every mode checks bytes itself and exits non-zero on a wrong
+// one; only the expected result lines go to stdout.
+//   hello           print a checksum of a freshly written 4 MiB mapping
+//   evict           write MB MiB, wait until most of it left the resident set, check it
+//   fork            evict, fork; the child and then the parent check every byte
+//   exec            evict, then exec this probe as "exec-child" without LD_PRELOAD
+//   exec-child      report uzswap leftovers in this (freshly exec'd) image
+//   remap           evict, then mremap (grow, move), munmap part, MAP_FIXED over part
+// Environment: PROBE_MB (data size, default 64), PROBE_RSS_MB (resident size to wait for;
+// unset: no wait, as in the plain run), PROBE_WAIT_S (default 30).
+#include <dirent.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cinttypes>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+
+namespace {
+
+constexpr size_t kPage = 4096;
+
+size_t env_size(const char* name, size_t fallback) {
+  const char* v = getenv(name);
+  return v ? strtoull(v, nullptr, 10) : fallback;
+}
+
+// Page i holds a repeating, compressible but not same-filled pattern unique to (seed, i).
+uint64_t word(uint64_t seed, size_t page, size_t j) { return (seed + page) * 0x9E3779B97F4A7C15ull ^ (j % 61); }
+
+void fill(char* p, size_t len, uint64_t seed) {
+  for (size_t page = 0; page < len / kPage; ++page) {
+    auto* w = reinterpret_cast<uint64_t*>(p + page * kPage);
+    for (size_t j = 0; j < kPage / 8; ++j) w[j] = word(seed, page, j);
+  }
+}
+
+// Number of words that differ from the pattern (first_page: the pattern's page offset).
+size_t check(const char* p, size_t len, uint64_t seed, size_t first_page = 0) {
+  size_t bad = 0;
+  for (size_t page = 0; page < len / kPage; ++page) {
+    auto* w = reinterpret_cast<const uint64_t*>(p + page * kPage);
+    for (size_t j = 0; j < kPage / 8; ++j) bad += w[j] != word(seed, first_page + page, j);
+  }
+  return bad;
+}
+
+size_t count_zero_words(const char* p, size_t len) {
+  size_t nonzero = 0;
+  for (size_t i = 0; i < len / 8; ++i) nonzero += reinterpret_cast<const uint64_t*>(p)[i] != 0;
+  return nonzero;
+}
+
+size_t rss_kib() {
+  FILE* f = fopen("/proc/self/status", "r");
+  char line[256];
+  size_t kib = 0;
+  while (f && fgets(line, sizeof line, f))
+    if (strncmp(line, "VmRSS:", 6) == 0) kib = strtoull(line + 6, nullptr, 10);
+  if (f) fclose(f);
+  return kib;
+}
+
+[[noreturn]] void fail(const char* what) {
+  fprintf(stderr, "probe: FAIL: %s\n", what);
+  exit(1);
+}
+
+char* map_anon(size_t len) {
+  void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) fail("mmap");
+  return static_cast<char*>(p);
+}
+
+// Writes the data and waits until the resident set fell to PROBE_RSS_MB: proof that
+// uzswap evicted part of it.
+char* write_and_wait_evicted(size_t len, uint64_t seed) {
+  char* p = map_anon(len);
+  fill(p, len, seed);
+  if (getenv("PROBE_RSS_MB") == nullptr) return p;
+  size_t target_kib = env_size("PROBE_RSS_MB", 0) * 1024;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(env_size("PROBE_WAIT_S", 30));
+  while (rss_kib() > target_kib) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      fprintf(stderr, "probe: resident %zu KiB, waited for %zu KiB\n", rss_kib(), target_kib);
+      fail("the data was not evicted in time");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return p;
+}
+
+int mode_hello() {
+  size_t len = 4 << 20;
+  char* p = map_anon(len);
+  fill(p, len, 7);
+  uint64_t sum = 0;
+  for (size_t i = 0; i < len / 8; ++i) sum += reinterpret_cast<uint64_t*>(p)[i] * (i | 1);
+  printf("hello %" PRIx64 "\n", sum);
+  return 0;
+}
+
+int mode_evict(size_t len) {
+  char* p = write_and_wait_evicted(len, 11);
+  if (check(p, len, 11) != 0) fail("bytes differ after eviction");
+  printf("evict ok\n");
+  return 0;
+}
+
+int mode_fork(size_t len) {
+  char* p = write_and_wait_evicted(len, 13);
+  fflush(stdout);
+  pid_t child = fork();
+  if (child < 0) fail("fork");
+  if (child == 0) {
+    if (check(p, len, 13) != 0) fail("the fork child sees different bytes");
+    fill(p, len, 14);  // the child's writes must not reach the parent
+    _exit(check(p, len, 14) == 0 ? 0 : 1);
+  }
+  int status = 0;
+  if (waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    fail("the fork child failed");
+  if (check(p, len, 13) != 0) fail("the parent's bytes changed across fork");
+  printf("fork ok\n");
+  return 0;
+}
+
+int mode_exec(size_t len, const char* self) {
+  char* p = write_and_wait_evicted(len, 17);
+  if (check(p, len, 17) != 0) fail("bytes differ before exec");
+  std::string pid = "PROBE_PARENT_PID=" + std::to_string(getpid());
+  std::string dir = std::string("UZSWAP_STATS_DIR=") + (getenv("UZSWAP_STATS_DIR") ? getenv("UZSWAP_STATS_DIR") : "/dev/shm");
+  char* const argv[] = {const_cast<char*>(self), const_cast<char*>("exec-child"), nullptr};
+  char* const envp[] = {const_cast<char*>(pid.c_str()), const_cast<char*>(dir.c_str()), nullptr};
+  fflush(stdout);
+  execve(self, argv, envp);
+  fail("execve");
+}
+
+// In the image that replaced an uzswap process: no descriptor beyond 0-2, one thread, no
+// stats file of this pid, no libuzswap mapped.
+int mode_exec_child() {
+  int leftovers = 0;
+  DIR* d = opendir("/proc/self/fd");
+  while (dirent* e = d ? readdir(d) : nullptr) {
+    if (e->d_name[0] == '.') continue;
+    int fd = atoi(e->d_name);
+    if (fd <= 2 || fd == dirfd(d)) continue;
+    char target[256] = {};
+    std::string link = std::string("/proc/self/fd/") + e->d_name;
+    ssize_t n = readlink(link.c_str(), target, sizeof target - 1);
+    fprintf(stderr, "probe: descriptor %d survived exec: %s\n", fd, n > 0 ? target : "?");
+    ++leftovers;
+  }
+  if (d) closedir(d);
+  FILE* f = fopen("/proc/self/status", "r");
+  char line[256];
+  while (f && fgets(line, sizeof line, f))
+    if (strncmp(line, "Threads:", 8) == 0 && atoi(line + 8) != 1) {
+      fprintf(stderr, "probe: %s", line);
+      ++leftovers;
+    }
+  if (f) fclose(f);
+  std::string needle = "." + std::to_string(getpid()) + ".";
+  const char* dir = getenv("UZSWAP_STATS_DIR");
+  DIR* sd = opendir(dir ? dir : "/dev/shm");
+  while (dirent* e = sd ? readdir(sd) : nullptr) {
+    if (strncmp(e->d_name, "uzswap.", 7) == 0 && strstr(e->d_name, needle.c_str()) != nullptr) {
+      fprintf(stderr, "probe: stats file survived exec: %s\n", e->d_name);
+      ++leftovers;
+    }
+  }
+  if (sd) closedir(sd);
+  if (leftovers) fail("uzswap left something behind across exec");
+  printf("exec clean\n");
+  return 0;
+}
+
+int mode_remap(size_t len) {
+  char* p = write_and_wait_evicted(len, 19);
+  // Grow (the kernel may move it): the old bytes travel, the new tail reads zeros.
+  char* q = static_cast<char*>(mremap(p, len, 2 * len, MREMAP_MAYMOVE));
+  if (q == MAP_FAILED) fail("mremap");
+  if (check(q, len, 19) != 0) fail("bytes differ after mremap");
+  if (count_zero_words(q + len, len) != 0) fail("the grown tail is not zero");
+  fill(q + len, len, 23);
+  // Unmap the first quarter, then map fresh memory at the same place: zeros, not old data.
+  size_t quarter = len / 4;
+  if (munmap(q, quarter) != 0) fail("munmap");
+  void* r = mmap(q, quarter, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+  if (r != q) fail("mmap MAP_FIXED over the unmapped part");
+  if (count_zero_words(q, quarter) != 0) fail("stale data after munmap + mmap");
+  // MAP_FIXED straight over managed, possibly evicted memory: zeros again.
+  void* s = mmap(q + quarter, quarter, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+  if (s != q + quarter) fail("mmap MAP_FIXED over managed memory");
+  if (count_zero_words(q + quarter, quarter) != 0) fail("stale data after MAP_FIXED");
+  if (check(q + 2 * quarter, len - 2 * quarter, 19, 2 * quarter / kPage) != 0) fail("untouched part changed");
+  if (check(q + len, len, 23) != 0) fail("the grown tail changed");
+  printf("remap ok\n");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const char* mode = argc > 1 ? argv[1] : "hello";
+  size_t len = env_size("PROBE_MB", 64) << 20;
+  if (strcmp(mode, "hello") == 0) return mode_hello();
+  if (strcmp(mode, "evict") == 0) return mode_evict(len);
+  if (strcmp(mode, "fork") == 0) return mode_fork(len);
+  if (strcmp(mode, "exec") == 0) return mode_exec(len, argv[0]);
+  if (strcmp(mode, "exec-child") == 0) return mode_exec_child();
+  if (strcmp(mode, "remap") == 0) return mode_remap(len);
+  fprintf(stderr, "probe: unknown mode %s\n", mode);
+  return 2;
+}
