@@ -5,7 +5,7 @@
 set -uo pipefail
 case_name=$1 lib=$2 probe=$3
 work=$(mktemp -d /tmp/uzswap-preload-test.XXXXXX)
-chmod 755 "$work"
+chmod 1777 "$work"  # the fail-open case runs as nobody and publishes stats there
 trap 'rm -rf "$work"' EXIT
 export UZSWAP_STATS_DIR=$work
 unset LD_PRELOAD

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# run_e2e.sh CASE LIBUZSWAP — a real Debian program, run plainly and under
+# LD_PRELOAD=libuzswap.so with a small UZSWAP_LIMIT; their outputs must be identical and
+# uzswap must really have run (not failed open). Exit 0 pass, 1 fail, 77 skip; userfaultfd
+# missing is a failure when CI=true.
+#   python   cold_dataset.py: 256 MiB of records in mmap'd memory + 1M small objects
+#   sqlite3  a ~300 MB table in a database file with a 400 MB page cache, built and queried
+#   sort     sort(1) of a ~200 MB file with a 256 MB buffer
+#   xz       xz -T2 compressing and decompressing a ~100 MB file
+set -uo pipefail
+case_name=$1 lib=$2
+here=$(cd "$(dirname "$0")" && pwd)
+limit=${E2E_LIMIT:-64M}
+work=$(mktemp -d /tmp/uzswap-e2e.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+export UZSWAP_STATS_DIR=$work
+unset LD_PRELOAD
+
+fail() { echo "FAIL ($case_name): $*" >&2; exit 1; }
+skip() { echo "SKIP ($case_name): $*" >&2; exit 77; }
+
+# run NAME CMD... : once plainly (NAME.plain.*), once under uzswap (NAME.uz.*).
+run() {
+  local name=$1; shift
+  "$@" >"$work/$name.plain.out" 2>"$work/$name.plain.err" || { cat "$work/$name.plain.err" >&2; fail "plain $name failed"; }
+  env LD_PRELOAD="$lib" UZSWAP_LIMIT="$limit" UZSWAP_SHOW_STATS=1 "$@" >"$work/$name.uz.out" 2>"$work/$name.uz.err"
+  local rc=$?
+  if grep -q "running without uzswap" "$work/$name.uz.err"; then
+    cat "$work/$name.uz.err" >&2
+    [ "${CI:-}" = "true" ] && fail "userfaultfd is unavailable (CI=true)"
+    skip "userfaultfd is unavailable here"
+  fi
+  [ $rc -eq 0 ] || { cat "$work/$name.uz.err" >&2; fail "$name under uzswap exited $rc"; }
+  cmp -s "$work/$name.plain.out" "$work/$name.uz.out" || {
+    diff "$work/$name.plain.out" "$work/$name.uz.out" | head -20 >&2
+    fail "$name: output under uzswap differs from the plain run"
+  }
+  grep "^uzswap" "$work/$name.uz.err" | sed "s/^/  [$name] /"
+}
+
+# The number after "$1 " in the at-exit summary lines of NAME's uzswap run.
+summary_figure() { grep -o "$2 [0-9]*" "$work/$1.uz.err" | head -1 | awk '{print $NF}'; }
+
+case $case_name in
+python)
+  command -v /usr/bin/python3 >/dev/null || skip "python3 missing"
+  DATASET_MB=256 OBJECTS=1000000 HOT_SECONDS=2 run python /usr/bin/python3 "$here/cold_dataset.py"
+  managed=$(grep -o 'mappings: [0-9]* managed' "$work/python.uz.err" | awk '{print $2}')
+  stored=$(summary_figure python stored)
+  same=$(summary_figure python same-filled)
+  [ "${managed:-0}" -gt 0 ] || fail "python: no mapping was managed"
+  [ $(( ${stored:-0} + ${same:-0} )) -gt 0 ] || fail "python: nothing was evicted under UZSWAP_LIMIT=$limit"
+  ;;
+sqlite3)
+  command -v sqlite3 >/dev/null || skip "sqlite3 missing"
+  cat >"$work/build.sql" <<'SQL'
+PRAGMA cache_size = -400000;
+PRAGMA journal_mode = OFF;
+PRAGMA synchronous = OFF;
+CREATE TABLE orders(id INTEGER PRIMARY KEY, customer TEXT, item INTEGER, qty INTEGER, note TEXT);
+WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 1500000)
+INSERT INTO orders SELECT x, printf('customer-%05d', (x * 7) % 50000), (x * 13) % 9000, x % 97,
+                          printf('%0200d', x * 2654435761 % 1000000007) FROM n;
+CREATE INDEX orders_customer ON orders(customer);
+SELECT count(*), sum(qty), sum(item), max(length(note)) FROM orders;
+SELECT customer, count(*), sum(qty) FROM orders GROUP BY customer ORDER BY sum(qty) DESC, customer LIMIT 5;
+SELECT item % 10, avg(qty), count(*) FROM orders GROUP BY item % 10 ORDER BY 1;
+SELECT sum(length(note)) FROM orders WHERE customer BETWEEN 'customer-01000' AND 'customer-02000';
+SQL
+  run sqlite3 sh -c "rm -f '$work/db' && sqlite3 '$work/db' < '$work/build.sql'"
+  ;;
+sort)
+  command -v sort >/dev/null || skip "sort missing"
+  awk 'BEGIN { for (i = 0; i < 4000000; i++) printf "%010d %s line-%d\n", (i * 2654435761) % 1000000007, "payload-abcdefghijklmnop", i }' >"$work/input"
+  run sort sort -S 256M --parallel=2 -k1,1 -k3 "$work/input"
+  ;;
+xz)
+  command -v xz >/dev/null || skip "xz missing"
+  awk 'BEGIN { for (i = 0; i < 1500000; i++) printf "%d,%s,%d,%s\n", i, "record", (i * 7919) % 100003, "text text text" }' >"$work/input"
+  run xz sh -c "xz -T2 -6 -c '$work/input' | tee '$work/compressed.xz' | sha256sum && xz -T2 -d -c '$work/compressed.xz' | sha256sum"
+  ;;
+*)
+  fail "unknown case"
+  ;;
+esac
+echo "PASS ($case_name)"
