@@ -80,7 +80,10 @@ class Engine {
   // The engine's pool, for per-class statistics (never nullptr while started).
   virtual pool::Pool* pool() = 0;
   // Brings every evicted page back and unregisters everything (used before exit and exec).
+  // Joins the engine's threads. Idempotent; after it, stats() reads zeros.
   virtual void stop() = 0;
+  // stop() if needed, then releases the engine and its pool. `engine` is invalid after.
+  static void destroy(Engine* engine);
 
  protected:
   virtual ~Engine() = default;

@@ -1,0 +1,117 @@
+// policy/reclaimer.cpp — see reclaimer.h.
+#include "policy/reclaimer.h"
+
+#include <signal.h>
+#include <time.h>
+
+namespace uzswap::policy {
+namespace {
+
+constexpr size_t kBatch = 32;
+
+class SystemClock final : public Clock {
+ public:
+  uint64_t now_ns() override {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+  }
+  void sleep_ns(uint64_t ns) override {
+    timespec ts = {static_cast<time_t>(ns / 1000000000ull), static_cast<long>(ns % 1000000000ull)};
+    nanosleep(&ts, nullptr);
+  }
+};
+
+}  // namespace
+
+Clock* system_clock() {
+  static SystemClock clock;
+  return &clock;
+}
+
+bool Reclaimer::start(const PolicyConfig& config, int threads, Mechanics* mech, Clock* clock) {
+  config_ = config;
+  mech_ = mech;
+  clock_ = clock;
+  if (threads < 1) threads = 1;
+  if (threads > kMaxThreads) threads = kMaxThreads;
+  state_.store(State::Running, std::memory_order_release);
+  // Our threads must not take the program's signals.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  for (int i = 0; i < threads; ++i) {
+    if (pthread_create(&threads_[nthreads_], nullptr, &Reclaimer::thread_main, this) == 0) {
+      pthread_setname_np(threads_[nthreads_], "uzswap-reclaim");
+      ++nthreads_;
+    }
+  }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (nthreads_ == 0) state_.store(State::Stopped, std::memory_order_release);
+  return nthreads_ > 0;
+}
+
+void Reclaimer::stop() {
+  if (state_.load(std::memory_order_acquire) != State::Running) return;
+  state_.store(State::Stopping, std::memory_order_release);
+  for (int i = 0; i < nthreads_; ++i) pthread_join(threads_[i], nullptr);
+  nthreads_ = 0;
+  state_.store(State::Stopped, std::memory_order_release);
+}
+
+void* Reclaimer::thread_main(void* arg) {
+  auto* self = static_cast<Reclaimer*>(arg);
+  const uint64_t tick_ns = static_cast<uint64_t>(self->config_.tick_seconds * 1e9);
+  while (self->state_.load(std::memory_order_acquire) == State::Running) {
+    if (self->run_once() == 0) self->clock_->sleep_ns(tick_ns / 4 + 1);
+  }
+  return nullptr;
+}
+
+void Reclaimer::maybe_plan() {
+  uint64_t now = clock_->now_ns();
+  const uint64_t tick_ns = static_cast<uint64_t>(config_.tick_seconds * 1e9);
+  if (now - last_plan_ns_.load(std::memory_order_relaxed) < tick_ns) return;
+  if (plan_lock_.exchange(true, std::memory_order_acquire)) return;
+  TickInputs in;
+  in.footprint = mech_->measure();
+  in.staged_pages = mech_->staged_pages();
+  in.managed_pages = mech_->managed_pages();
+  in.pool_full = mech_->pool_full();
+  TickPlan p = plan_tick(config_, in);
+  stage_budget_.store(p.stage_pages, std::memory_order_relaxed);
+  compress_budget_.store(p.compress_pages, std::memory_order_relaxed);
+  compress_min_age_ns_.store(p.compress_min_age_ns, std::memory_order_relaxed);
+  unreachable_.store(p.over_limit_unreachable, std::memory_order_relaxed);
+  last_plan_ns_.store(now, std::memory_order_relaxed);
+  plan_lock_.store(false, std::memory_order_release);
+}
+
+size_t Reclaimer::draw(std::atomic<size_t>& budget, size_t batch) {
+  size_t have = budget.load(std::memory_order_relaxed);
+  while (have > 0) {
+    size_t take = have < batch ? have : batch;
+    if (budget.compare_exchange_weak(have, have - take, std::memory_order_relaxed)) return take;
+  }
+  return 0;
+}
+
+size_t Reclaimer::run_once() {
+  maybe_plan();
+  size_t done = 0;
+  if (size_t n = draw(compress_budget_, kBatch)) {
+    size_t c = mech_->compress_staged(compress_min_age_ns_.load(std::memory_order_relaxed), n);
+    done += c;
+    // Pages too young this round are not owed any more: the next plan recounts.
+    if (c < n) compress_budget_.store(0, std::memory_order_relaxed);
+  }
+  if (size_t n = draw(stage_budget_, kBatch)) {
+    size_t s = mech_->stage_cold(n);
+    done += s;
+    if (s == 0) stage_budget_.store(0, std::memory_order_relaxed);  // no candidates left
+  }
+  done += mech_->release_staging();
+  return done;
+}
+
+}  // namespace uzswap::policy

@@ -1,0 +1,169 @@
+// uffd/core.h — the engine's shared state and the mechanics every uffd/ file implements.
+//
+// Data layout:
+//   uffd       the userfaultfd (uffd_file.h)
+//   ranges     managed ranges and their page entries (range_table.h, page_entry.h)
+//   staging    staging slots (staging.h)
+//   pool       compressed pages (pool/pool.h); comp the compressor
+//   map_lock   orders our ioctls against mm events (map_lock.h); read_mutex serialises
+//              reading the userfaultfd
+//   handlers   fault handler threads (fault_handler.cpp), reclaim the policy's threads
+//
+// Lock order (outermost first):
+//   read_mutex -> map_lock (announced / exclusive) -> staging lock -> MetaHeap lock
+//   map_lock shared -> pool's internal locks -> staging lock
+// Rules:
+//   - Every ioctl that changes a program page (ZEROPAGE, COPY, MOVE, WRITEPROTECT,
+//     POISON) is issued under map_lock (shared or exclusive), after looking the page up
+//     under that same hold.
+//   - A thread holding map_lock shared never waits for a userfaultfd read: no madvise on
+//     registered memory, no touching of registered memory.
+//   - Handler threads never malloc and never touch registered memory; their buffers are
+//     mmap'd.
+//   - Transient entry states are owned by exactly one thread (page_entry.h). A thread
+//     that finds one either waits for its owner (only where the owner provably does not
+//     wait for handlers) or makes the faulting thread retry (UFFDIO_WAKE, refault).
+#pragma once
+
+#include <pthread.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "policy/mechanics.h"
+#include "policy/reclaimer.h"
+#include "pool/compressor.h"
+#include "pool/pool.h"
+#include "uffd/engine.h"
+#include "uffd/map_lock.h"
+#include "uffd/pagemap.h"
+#include "uffd/range_table.h"
+#include "uffd/staging.h"
+#include "uffd/uffd_file.h"
+
+struct uffd_msg;
+
+namespace uzswap::uffd {
+
+inline constexpr size_t kStagingSlots = 32768;   // 128 MiB of address space
+inline constexpr size_t kZeroRunPages = 512;     // one UFFDIO_ZEROPAGE covers up to 2 MiB
+inline constexpr int kMaxHandlers = 64;
+
+uint64_t now_ns();
+
+// Per-thread scratch for resolving faults and compressing (mmap'd, never malloc).
+struct Scratch {
+  uint8_t* page = nullptr;   // a 4 KiB bounce page
+  uint8_t* buf = nullptr;    // compression output, 2 pages
+  int kind = -1;             // histogram of the last resolution (common/histogram.def), -1 none
+  bool init();
+  void destroy();
+};
+
+// What became of one resolution attempt.
+enum class Resolve : uint8_t {
+  Done,     // the page is back (or was already there)
+  Retry,    // the entry changed under us: look again
+  Deferred, // could not finish now (mm changing, owner busy): the faulting thread refaults
+};
+
+class EngineCore final : public Engine, public policy::Mechanics {
+ public:
+  // ---- Engine ----
+  bool manage(void* addr, size_t len) override;
+  void unmanage(void* addr, size_t len, bool discard) override;
+  bool is_managed(const void* addr) override;
+  EngineStats stats() override;
+  pool::Pool* pool() override { return pool_.get(); }
+  void stop() override;
+
+  // ---- policy::Mechanics ----
+  size_t stage_cold(size_t max_pages) override;
+  size_t compress_staged(uint64_t min_age_ns, size_t max_pages) override;
+  size_t release_staging() override { return staging_.zap_dirty(); }
+  policy::Footprint measure() override;
+  size_t staged_pages() override { return staging_.in_use(); }
+  size_t managed_pages() override;
+  bool pool_full() override { return pool_full_.load(std::memory_order_relaxed); }
+
+  bool init(const EngineConfig& config, EngineStartResult* result);
+  ~EngineCore() override;
+
+ private:
+  friend class FaultHandler;
+
+  // fault_resolve.cpp — all called with map_lock held (shared or exclusive).
+  Resolve resolve_missing(uintptr_t page, Scratch& s);
+  Resolve resolve_wp(uintptr_t page, Scratch& s);
+  Resolve resolve_evicted(AtomicEntry& e, Entry v, uintptr_t page, Scratch& s);
+  Resolve resolve_zero_run(Range* r, uintptr_t page, Scratch& s);
+  Resolve resolve_staged(AtomicEntry& e, Entry v, uintptr_t page, Scratch& s);
+  Resolve resolve_from_slot(AtomicEntry& e, Entry v, uintptr_t page, Scratch& s);
+  Resolve resolve_stored(AtomicEntry& e, Entry v, uintptr_t page, Scratch& s);
+  Resolve resolve_same_filled(AtomicEntry& e, Entry v, uintptr_t page, Scratch& s);
+  Resolve resolve_unmanaged(uintptr_t page, Scratch& s);
+  void restore_range(uintptr_t start, uintptr_t end);
+  // Brings one page back for stop()/unmanage(); true when its entry is Absent/Zapping.
+  bool restore_page(Range* r, size_t index, Scratch& s);
+  bool poison_page(uintptr_t page);  // false: no UFFDIO_POISON here
+
+  // events.cpp — called by the reader with map_lock exclusive.
+  void apply_event(const uffd_msg& msg);
+  void drop_entry(Entry v, Owner owner);
+  void apply_remove(uintptr_t start, uintptr_t end);
+  void apply_remap(uintptr_t from, uintptr_t to, size_t len);
+  void retarget_slot(Entry v, Owner new_owner);
+
+  // evict.cpp
+  enum class StageResult : uint8_t { Staged, Skipped, NoSlot, Busy };
+  StageResult stage_one(uintptr_t page);
+  StageResult stage_one_move(uintptr_t page);
+  StageResult stage_one_copy(uintptr_t page);
+  bool compress_one(uint32_t slot, Scratch& s);
+  void finish_compress(uint32_t slot, Entry result, pool::Handle handle, size_t size);
+  void put_back(uint32_t slot);
+  void wait_while_loading(AtomicEntry& e, uint32_t slot);
+
+  // fault_handler.cpp
+  static void* handler_main(void* arg);
+  bool start_handlers(int n);
+  void stop_handlers();
+  void handle_message(const uffd_msg& msg, Scratch& s);
+
+  EngineConfig cfg_;
+  UffdFile uffd_;
+  bool move_mode_ = false;  // evict with UFFDIO_MOVE; else write-protect + copy + zap
+  RangeTable ranges_;
+  Staging staging_;
+  Pagemap pagemap_;
+  MapLock map_lock_;
+  SpinLock read_mutex_;
+  std::unique_ptr<pool::Pool> pool_;
+  pool::Compressor* comp_ = nullptr;
+  policy::Reclaimer reclaimer_;
+  std::atomic<bool> pool_full_{false};
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> stopped_{false};
+  int stop_efd_ = -1;
+  pthread_t handlers_[kMaxHandlers] = {};
+  int nhandlers_ = 0;
+  std::atomic<int> next_cpu_{0};
+  // Clock hand of stage_cold: the next address to look at (reclaim threads, hand_lock_).
+  SpinLock hand_lock_;
+  uintptr_t hand_ = 0;
+  std::atomic<uint32_t> compress_hand_{0};
+  Scratch* reclaim_scratch_ = nullptr;  // one per reclaim thread, mmap'd
+  std::atomic<int> reclaim_scratch_next_{0};
+  Scratch& my_reclaim_scratch();
+  Scratch stop_scratch_;     // stop()/unmanage() callers, under unmanage_lock_
+  SpinLock unmanage_lock_;
+  SpinLock measure_lock_;    // guards range_buf_
+  uintptr_t* range_buf_ = nullptr;  // measure(): [start, end) pairs, kMaxRanges of them
+  std::atomic<uint64_t> compressed_bytes_{0};
+  std::atomic<uint64_t> stored_pages_{0};
+  std::atomic<uint64_t> same_filled_pages_{0};
+};
+
+}  // namespace uzswap::uffd

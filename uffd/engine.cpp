@@ -1,0 +1,249 @@
+// uffd/engine.cpp — Engine::start, the managed-range API, stats and stop.
+//
+// The EngineCore object itself lives in memory we mmap (placement new): the engine may
+// start inside a program whose malloc we must not depend on. Pool::create is the one
+// exception (it runs once at start, not on a fault path).
+#include <errno.h>
+#include <new>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "common/counters.h"
+#include "common/log.h"
+#include "uffd/core.h"
+
+namespace uzswap {
+
+Engine* Engine::start(const EngineConfig& config, EngineStartResult* result) {
+  EngineStartResult local;
+  if (result == nullptr) result = &local;
+  *result = EngineStartResult{};
+  void* mem = mmap(nullptr, sizeof(uffd::EngineCore), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED) {
+    result->error = EngineStartError::NoMemory;
+    snprintf(result->message, sizeof(result->message), "no memory for the engine");
+    return nullptr;
+  }
+  auto* core = new (mem) uffd::EngineCore();
+  if (!core->init(config, result)) {
+    core->~EngineCore();
+    munmap(mem, sizeof(uffd::EngineCore));
+    return nullptr;
+  }
+  return core;
+}
+
+void Engine::destroy(Engine* engine) {
+  if (engine == nullptr) return;
+  auto* core = static_cast<uffd::EngineCore*>(engine);
+  core->stop();
+  core->~EngineCore();
+  munmap(core, sizeof(uffd::EngineCore));
+}
+
+namespace uffd {
+
+bool EngineCore::init(const EngineConfig& config, EngineStartResult* result) {
+  cfg_ = config;
+  if (!uffd_.open(config.force_copy_evict, result)) return false;
+  move_mode_ = uffd_.features().move && !config.force_copy_evict;
+  if (!move_mode_ && !uffd_.features().wp) {
+    result->error = EngineStartError::MissingFeatures;
+    snprintf(result->message, sizeof(result->message),
+             "userfaultfd write-protect is unavailable: cannot evict without UFFDIO_MOVE");
+    return false;
+  }
+  auto fail_nomem = [&](const char* what) {
+    result->error = EngineStartError::NoMemory;
+    snprintf(result->message, sizeof(result->message), "no memory for the %s", what);
+    return false;
+  };
+  if (!ranges_.init()) return fail_nomem("range table");
+  // In MOVE mode the staging area must be registered: the kernel only moves pages into
+  // registered ranges. The fallback copies, so its staging area stays unregistered.
+  if (!staging_.init(kStagingSlots, &uffd_, move_mode_)) return fail_nomem("staging area");
+  pagemap_.open();
+  range_buf_ = static_cast<uintptr_t*>(mmap(nullptr, kMaxRanges * 2 * sizeof(uintptr_t), PROT_READ | PROT_WRITE,
+                                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
+  reclaim_scratch_ = static_cast<Scratch*>(mmap(nullptr, sizeof(Scratch) * policy::Reclaimer::kMaxThreads,
+                                                PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  if (range_buf_ == MAP_FAILED || reclaim_scratch_ == MAP_FAILED || !stop_scratch_.init()) {
+    range_buf_ = nullptr;
+    reclaim_scratch_ = nullptr;
+    return fail_nomem("engine buffers");
+  }
+  pool::PoolConfig pc;
+  pc.limit_bytes = config.pool_limit_bytes;
+  pool_ = pool::Pool::create(pc);
+  if (!pool_) return fail_nomem("pool");
+  comp_ = pool::compressor_get(config.compressor);
+  stop_efd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (stop_efd_ < 0 || !start_handlers(config.handler_threads)) {
+    result->error = EngineStartError::NoMemory;
+    snprintf(result->message, sizeof(result->message), "could not start the fault handler threads");
+    return false;
+  }
+  policy::PolicyConfig pcfg;
+  pcfg.limit_bytes = config.limit_bytes;
+  pcfg.cold_age_seconds = config.cold_age_seconds;
+  pcfg.stage_seconds = config.stage_seconds;
+  pcfg.staging_slots = kStagingSlots;
+  if ((config.limit_bytes > 0 || config.cold_age_seconds > 0) &&
+      !reclaimer_.start(pcfg, config.reclaim_threads, this, policy::system_clock())) {
+    result->error = EngineStartError::NoMemory;
+    snprintf(result->message, sizeof(result->message), "could not start the reclaim threads");
+    return false;
+  }
+  UZ_INFO("engine started: %s eviction, %d fault handlers, pagemap %s",
+          move_mode_ ? "UFFDIO_MOVE" : "write-protect+copy", nhandlers_,
+          pagemap_.has_scan() ? "PAGEMAP_SCAN" : "read");
+  return true;
+}
+
+EngineCore::~EngineCore() {
+  reclaimer_.stop();
+  stop_handlers();
+  staging_.destroy();
+  ranges_.destroy();
+  pagemap_.close();
+  uffd_.close();
+  if (stop_efd_ >= 0) close(stop_efd_);
+  stop_scratch_.destroy();
+  if (reclaim_scratch_) {
+    for (int i = 0; i < policy::Reclaimer::kMaxThreads; ++i) reclaim_scratch_[i].destroy();
+    munmap(reclaim_scratch_, sizeof(Scratch) * policy::Reclaimer::kMaxThreads);
+  }
+  if (range_buf_) munmap(range_buf_, kMaxRanges * 2 * sizeof(uintptr_t));
+}
+
+bool EngineCore::manage(void* addr, size_t len) {
+  const auto start = reinterpret_cast<uintptr_t>(addr);
+  if (stopped_.load(std::memory_order_acquire) || len == 0 || (start | len) & (kPageSize - 1))
+    return false;
+  LockGuard<SpinLock> rm(read_mutex_);
+  map_lock_.lock_exclusive();
+  bool ok = ranges_.add(start, len / kPageSize) != nullptr;
+  if (ok && uffd_.register_range(start, len, !move_mode_) != 0) {
+    ranges_.cut(start, start + len, [](Entry, Owner) {}, [](Entry, Owner) {});
+    ok = false;
+  }
+  map_lock_.unlock_exclusive();
+  return ok;
+}
+
+void EngineCore::unmanage(void* addr, size_t len, bool discard) {
+  const auto start = reinterpret_cast<uintptr_t>(addr);
+  const uintptr_t end = start + ((len + kPageSize - 1) & ~(kPageSize - 1));
+  LockGuard<SpinLock> ul(unmanage_lock_);
+  // 1. No new evictions in the range.
+  {
+    LockGuard<SpinLock> rm(read_mutex_);
+    map_lock_.lock_exclusive();
+    for (Range* r = ranges_.lower_bound(start); r != nullptr && r->start < end; r = ranges_.lower_bound(r->end()))
+      r->leaving = true;
+    map_lock_.unlock_exclusive();
+  }
+  // 2. Bring evicted pages back, page by page (handlers keep serving faults meanwhile).
+  if (!discard) restore_range(start, end);
+  // 3. Unregister and forget.
+  LockGuard<SpinLock> rm(read_mutex_);
+  map_lock_.lock_exclusive();
+  for (Range* r = ranges_.lower_bound(start); r != nullptr && r->start < end; r = ranges_.lower_bound(r->end())) {
+    uintptr_t lo = r->start > start ? r->start : start;
+    uintptr_t hi = r->end() < end ? r->end() : end;
+    uffd_.unregister_range(lo, hi - lo);
+  }
+  ranges_.cut(start, end, [this](Entry v, Owner o) { drop_entry(v, o); },
+              [this](Entry v, Owner o) { retarget_slot(v, o); });
+  for (Range* r = ranges_.lower_bound(start > kPageSize ? start - kPageSize : 0);
+       r != nullptr && r->start <= end; r = ranges_.lower_bound(r->end()))
+    r->leaving = false;  // pieces outside [start, end) stay managed
+  map_lock_.unlock_exclusive();
+}
+
+bool EngineCore::is_managed(const void* addr) {
+  SharedGuard g(map_lock_);
+  return ranges_.find(reinterpret_cast<uintptr_t>(addr)) != nullptr;
+}
+
+size_t EngineCore::managed_pages() {
+  SharedGuard g(map_lock_);
+  return ranges_.managed_pages();
+}
+
+policy::Footprint EngineCore::measure() {
+  policy::Footprint f;
+  LockGuard<SpinLock> ml(measure_lock_);
+  size_t n = 0;
+  {
+    SharedGuard g(map_lock_);
+    ranges_.for_each([&](Range* r) {
+      range_buf_[2 * n] = r->start;
+      range_buf_[2 * n + 1] = r->end();
+      ++n;
+    });
+    f.metadata = ranges_.metadata_bytes() + staging_.metadata_bytes();
+  }
+  // Scanned without map_lock: a range unmapped meanwhile simply counts nothing.
+  for (size_t i = 0; i < n; ++i)
+    f.resident += pagemap_.count_present(range_buf_[2 * i], range_buf_[2 * i + 1]) * kPageSize;
+  f.pool = pool_->footprint_bytes();
+  f.staging = staging_.resident_pages() * kPageSize;
+  return f;
+}
+
+EngineStats EngineCore::stats() {
+  EngineStats s = {};
+  if (stopped_.load(std::memory_order_acquire)) return s;
+  policy::Footprint f = measure();
+  s.managed_bytes = managed_pages() * kPageSize;
+  s.resident_bytes = f.resident;
+  s.staged_pages = staging_.in_use();
+  s.stored_pages = stored_pages_.load(std::memory_order_relaxed);
+  s.same_filled_pages = same_filled_pages_.load(std::memory_order_relaxed);
+  s.compressed_bytes = compressed_bytes_.load(std::memory_order_relaxed);
+  s.pool_bytes = f.pool;
+  s.staging_bytes = f.staging;
+  s.metadata_bytes = f.metadata;
+  s.footprint_bytes = f.total();
+  s.limit_bytes = cfg_.limit_bytes;
+  s.over_limit_unreachable = reclaimer_.over_limit_unreachable();
+  return s;
+}
+
+void EngineCore::stop() {
+  if (stopped_.exchange(true, std::memory_order_acq_rel)) return;
+  reclaimer_.stop();
+  // Bring every evicted page back while the handlers still serve faults and events.
+  size_t n = 0;
+  {
+    SharedGuard g(map_lock_);
+    ranges_.for_each([&](Range* r) {
+      range_buf_[2 * n] = r->start;
+      range_buf_[2 * n + 1] = r->end();
+      ++n;
+    });
+  }
+  {
+    LockGuard<SpinLock> ul(unmanage_lock_);
+    for (size_t i = 0; i < n; ++i) restore_range(range_buf_[2 * i], range_buf_[2 * i + 1]);
+  }
+  {
+    LockGuard<SpinLock> rm(read_mutex_);
+    map_lock_.lock_exclusive();
+    ranges_.for_each([&](Range* r) { uffd_.unregister_range(r->start, r->end() - r->start); });
+    while (ranges_.count() > 0) {
+      Range* r = ranges_.lower_bound(0);
+      ranges_.cut(r->start, r->end(), [this](Entry v, Owner o) { drop_entry(v, o); },
+                  [this](Entry v, Owner o) { retarget_slot(v, o); });
+    }
+    map_lock_.unlock_exclusive();
+  }
+  staging_.zap_dirty();
+  stop_handlers();
+}
+
+}  // namespace uffd
+}  // namespace uzswap

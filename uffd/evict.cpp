@@ -1,0 +1,375 @@
+// uffd/evict.cpp — eviction mechanics: stage (move out), compress, put back.
+//
+// Runs only on reclaim threads (policy/reclaimer.cpp), never on a faulting thread.
+//
+// Staging, MOVE mode (stage_one_move), all under map_lock shared:
+//   claim Absent -> Evicting(slot); UFFDIO_MOVE page -> slot; Evicting -> Staged.
+//   The MOVE is atomic against writers: a writer either wrote before (its data moves)
+//   or faults after (and waits for Staged, then gets the page back by MOVE).
+// Staging, fallback (stage_one_copy; no UFFDIO_MOVE, or force_copy_evict):
+//   under map_lock shared: claim -> Evicting(slot); write-protect; copy page -> slot;
+//   Evicting -> EvictingZap|SelfZap. A writer meanwhile takes a write-protect fault and
+//   cancels the eviction (resolve_wp: Evicting -> Absent, protection removed): our CAS
+//   fails and we discard the copy. No write can land between the copy and the zap: the
+//   page stays write-protected until the zap.
+//   without map_lock: MADV_DONTNEED the page. It sends a REMOVE event which a handler
+//   must read (under map_lock exclusive) before the kernel zaps: that event clears
+//   SelfZap (events.cpp), so an entry without SelfZap after our madvise returns means
+//   "zapped by us". Any other outcome (orphaned slot, stolen by a fault) discards.
+//   Known limit: if the program mremaps the page away and maps something new at the old
+//   address between our copy and our madvise, the zap hits the new mapping. UFFDIO_MOVE
+//   has no such window; the fallback exists for kernels without it.
+// Compression (compress_one): Staged -> Compressing (map_lock shared, briefly); compress
+//   without locks from the slot (which we own); finish under map_lock shared:
+//   Compressing -> Stored/SameFilled. If a fault stole the page meanwhile (Loading with
+//   our slot) we wait for it to finish copying before freeing the slot; if an event
+//   dropped it (slot orphaned) we free our pool object.
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "common/counters.h"
+#include "common/log.h"
+#include "uffd/core.h"
+
+namespace uzswap::uffd {
+namespace {
+
+bool same_filled(const uint8_t* page, uint32_t* pattern) {
+  const auto* w = reinterpret_cast<const uint32_t*>(page);
+  uint32_t first = w[0];
+  for (size_t i = 1; i < kPageSize / 4; ++i)
+    if (w[i] != first) return false;
+  *pattern = first;
+  return true;
+}
+
+}  // namespace
+
+uint64_t now_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+Scratch& EngineCore::my_reclaim_scratch() {
+  thread_local Scratch* mine = nullptr;
+  thread_local EngineCore* owner = nullptr;
+  if (mine == nullptr || owner != this) {
+    int i = reclaim_scratch_next_.fetch_add(1, std::memory_order_relaxed) % policy::Reclaimer::kMaxThreads;
+    mine = &reclaim_scratch_[i];
+    owner = this;
+    if (mine->page == nullptr) mine->init();
+  }
+  return *mine;
+}
+
+void EngineCore::wait_while_loading(AtomicEntry& e, uint32_t slot) {
+  const Entry loading = make_entry(PageState::Loading, slot);
+  Backoff b;
+  while (e.load(std::memory_order_acquire) == loading) b.pause();
+}
+
+size_t EngineCore::stage_cold(size_t max_pages) {
+  size_t staged = 0;
+  uintptr_t cand[32];
+  while (staged < max_pages) {
+    size_t want = max_pages - staged < 32 ? max_pages - staged : 32;
+    size_t n = 0;
+    {
+      LockGuard<SpinLock> h(hand_lock_);
+      SharedGuard g(map_lock_);
+      uintptr_t a = hand_;
+      int wraps = 0;
+      while (n < want) {
+        Range* r = ranges_.lower_bound(a);
+        if (r == nullptr) {
+          if (++wraps > 1) break;
+          a = 0;
+          continue;
+        }
+        if (a < r->start) a = r->start;
+        if (r->leaving) {
+          a = r->end();
+          continue;
+        }
+        a = pagemap_.present_runs(a, r->end(), want - n, [&](uintptr_t s, uintptr_t e) {
+          for (uintptr_t p = s; p < e && n < want; p += kPageSize) {
+            AtomicEntry& en = r->entries[r->index_of(p)];
+            Entry v = en.load(std::memory_order_acquire);
+            if (entry_state(v) != PageState::Absent) continue;
+            if (entry_flags(v) & (kFlagHot | kFlagPoor)) {
+              // Second chance: clear the mark, evict next time round.
+              en.compare_exchange_strong(v, make_entry(PageState::Absent), std::memory_order_acq_rel);
+              UZ_COUNT(evict_skip_hot);
+              continue;
+            }
+            cand[n++] = p;
+          }
+        });
+        if (n < want && a < r->end()) break;  // scan error: try again next round
+        if (a >= r->end()) a = r->end();
+      }
+      hand_ = a;
+    }
+    if (n == 0) break;
+    for (size_t i = 0; i < n; ++i) {
+      StageResult res = stage_one(cand[i]);
+      if (res == StageResult::Staged) ++staged;
+      if (res == StageResult::NoSlot) return staged;
+    }
+  }
+  return staged;
+}
+
+EngineCore::StageResult EngineCore::stage_one(uintptr_t page) {
+  return move_mode_ ? stage_one_move(page) : stage_one_copy(page);
+}
+
+EngineCore::StageResult EngineCore::stage_one_move(uintptr_t page) {
+  SharedGuard g(map_lock_);
+  Range* r = ranges_.find(page);
+  if (r == nullptr || r->leaving) return StageResult::Skipped;
+  size_t idx = r->index_of(page);
+  AtomicEntry& e = r->entries[idx];
+  Entry v = e.load(std::memory_order_acquire);
+  if (v != make_entry(PageState::Absent)) return StageResult::Skipped;
+  uint32_t slot;
+  if (!staging_.alloc(ranges_.owner_of(r, idx), &slot)) {
+    UZ_COUNT(evict_no_slot);
+    return StageResult::NoSlot;
+  }
+  if (!e.compare_exchange_strong(v, make_entry(PageState::Evicting, slot), std::memory_order_acq_rel)) {
+    staging_.release_clean(slot);
+    return StageResult::Skipped;
+  }
+  size_t done = 0;
+  int rc = uffd_.move(staging_.addr(slot), page, kPageSize, false, &done);
+  if (rc == 0) {
+    staging_.set_stage_ns(slot, now_ns());
+    e.store(make_entry(PageState::Staged, slot), std::memory_order_release);
+    UZ_COUNT(evict_staged);
+    return StageResult::Staged;
+  }
+  // Nothing moved. EBUSY: the page is shared (fork child, KSM); EINVAL: mlocked or a
+  // protection that differs from the staging area's. Leave it resident, skip it once.
+  Entry back = make_entry(PageState::Absent);
+  if (rc == EBUSY) {
+    UZ_COUNT(evict_skip_busy);
+    back = make_entry(PageState::Absent, 0, kFlagPoor);
+  } else if (rc != ENOENT && rc != EAGAIN) {
+    UZ_COUNT(evict_skip_refused);
+    back = make_entry(PageState::Absent, 0, kFlagPoor);
+  }
+  e.store(back, std::memory_order_release);
+  if (rc == EEXIST) {
+    staging_.release_dirty(slot);  // the slot was not empty: have it zapped
+  } else {
+    staging_.release_clean(slot);
+  }
+  return rc == EBUSY ? StageResult::Busy : StageResult::Skipped;
+}
+
+EngineCore::StageResult EngineCore::stage_one_copy(uintptr_t page) {
+  uint32_t slot;
+  {
+    SharedGuard g(map_lock_);
+    Range* r = ranges_.find(page);
+    if (r == nullptr || r->leaving) return StageResult::Skipped;
+    size_t idx = r->index_of(page);
+    AtomicEntry& e = r->entries[idx];
+    Entry v = e.load(std::memory_order_acquire);
+    if (v != make_entry(PageState::Absent)) return StageResult::Skipped;
+    if (!staging_.alloc(ranges_.owner_of(r, idx), &slot)) {
+      UZ_COUNT(evict_no_slot);
+      return StageResult::NoSlot;
+    }
+    const Entry evicting = make_entry(PageState::Evicting, slot);
+    if (!e.compare_exchange_strong(v, evicting, std::memory_order_acq_rel)) {
+      staging_.release_clean(slot);
+      return StageResult::Skipped;
+    }
+    if (uffd_.writeprotect(page, kPageSize, true, false) != 0) {
+      e.store(v, std::memory_order_release);
+      staging_.release_clean(slot);
+      return StageResult::Skipped;
+    }
+    // The page is present (picked by the pagemap scan and still Absent under map_lock:
+    // a DONTNEED would have made it Zapping first), so this read does not fault.
+    memcpy(reinterpret_cast<void*>(staging_.addr(slot)), reinterpret_cast<void*>(page), kPageSize);
+    Entry expect = evicting;
+    if (!e.compare_exchange_strong(expect, make_entry(PageState::EvictingZap, slot, kFlagSelfZap),
+                                   std::memory_order_acq_rel)) {
+      staging_.release_dirty(slot);  // a writer cancelled us (resolve_wp)
+      return StageResult::Skipped;
+    }
+  }
+  // Zap without map_lock: the REMOVE event must be read by a handler first.
+  int mrc = madvise(reinterpret_cast<void*>(page), kPageSize, MADV_DONTNEED);
+  SharedGuard g(map_lock_);
+  size_t idx;
+  Range* r = ranges_.resolve(staging_.owner(slot), &idx);
+  if (r == nullptr) {  // dropped by an event meanwhile
+    staging_.release_dirty(slot);
+    return StageResult::Skipped;
+  }
+  AtomicEntry& e = r->entries[idx];
+  const Entry zapped = make_entry(PageState::EvictingZap, slot);
+  Entry cur = zapped;
+  if (mrc == 0 && e.compare_exchange_strong(cur, make_entry(PageState::Staged, slot), std::memory_order_acq_rel)) {
+    staging_.set_stage_ns(slot, now_ns());
+    UZ_COUNT(evict_fallback);
+    return StageResult::Staged;
+  }
+  cur = zapped | kFlagSelfZap;
+  if (e.compare_exchange_strong(cur, make_entry(PageState::Absent), std::memory_order_acq_rel)) {
+    // madvise failed (no event was sent): the page is still there, write-protected.
+    uffd_.writeprotect(r->addr_of(idx), kPageSize, false, true);
+    staging_.release_dirty(slot);
+    return StageResult::Skipped;
+  }
+  wait_while_loading(e, slot);  // a fault is copying the page back out of our slot
+  staging_.release_dirty(slot);
+  return StageResult::Skipped;
+}
+
+size_t EngineCore::compress_staged(uint64_t min_age_ns, size_t max_pages) {
+  Scratch& s = my_reclaim_scratch();
+  if (s.page == nullptr) return 0;
+  const uint64_t now = now_ns();
+  const size_t slots = staging_.slots();
+  size_t done = 0;
+  for (size_t scanned = 0; scanned < slots && done < max_pages; ++scanned) {
+    uint32_t slot = compress_hand_.fetch_add(1, std::memory_order_relaxed) % slots;
+    if (staging_.state(slot) != SlotState::InUse) continue;
+    if (now - staging_.stage_ns(slot) < min_age_ns) continue;
+    if (compress_one(slot, s)) ++done;
+  }
+  return done;
+}
+
+bool EngineCore::compress_one(uint32_t slot, Scratch& s) {
+  {
+    SharedGuard g(map_lock_);
+    size_t idx;
+    Range* r = ranges_.resolve(staging_.owner(slot), &idx);
+    if (r == nullptr) return false;
+    Entry v = make_entry(PageState::Staged, slot);
+    if (!r->entries[idx].compare_exchange_strong(v, make_entry(PageState::Compressing, slot),
+                                                 std::memory_order_acq_rel))
+      return false;
+  }
+  const auto* src = reinterpret_cast<const uint8_t*>(staging_.addr(slot));
+  uint32_t pattern;
+  if (same_filled(src, &pattern)) {
+    finish_compress(slot, make_entry(PageState::SameFilled, pattern), pool::kNoHandle, 0);
+    return true;
+  }
+  size_t n = comp_->compress(src, kPageSize, s.buf, cfg_.reject_threshold);
+  if (n == 0) {
+    UZ_COUNT(reject_compress_poor);
+    put_back(slot);
+    return true;
+  }
+  pool::AllocError err = pool::AllocError::None;
+  pool::Handle h = pool_->alloc(n, &err);
+  if (h == pool::kNoHandle) {
+    if (err == pool::AllocError::Limit) {
+      UZ_COUNT(reject_pool_limit);
+      pool_full_.store(true, std::memory_order_relaxed);
+    } else {
+      UZ_COUNT(reject_alloc_fail);
+    }
+    put_back(slot);
+    return true;
+  }
+  pool_full_.store(false, std::memory_order_relaxed);
+  if (h > kPayloadMax) {
+    pool_->free(h);
+    UZ_COUNT(reject_handle_range);
+    put_back(slot);
+    return true;
+  }
+  pool_->write(h, s.buf, n);
+  finish_compress(slot, make_entry(PageState::Stored, h), h, n);
+  return true;
+}
+
+void EngineCore::finish_compress(uint32_t slot, Entry result, pool::Handle handle, size_t size) {
+  {
+    SharedGuard g(map_lock_);
+    size_t idx;
+    Range* r = ranges_.resolve(staging_.owner(slot), &idx);
+    if (r != nullptr) {
+      AtomicEntry& e = r->entries[idx];
+      const Entry claimed = make_entry(PageState::Compressing, slot);
+      for (;;) {
+        Entry expect = claimed;
+        if (e.compare_exchange_strong(expect, result, std::memory_order_acq_rel)) {
+          staging_.release_dirty(slot);
+          if (handle != pool::kNoHandle) {
+            stored_pages_.fetch_add(1, std::memory_order_relaxed);
+            compressed_bytes_.fetch_add(size, std::memory_order_relaxed);
+            UZ_COUNT(compress_stored);
+          } else {
+            same_filled_pages_.fetch_add(1, std::memory_order_relaxed);
+            UZ_COUNT(compress_same_filled);
+          }
+          return;
+        }
+        if (expect != make_entry(PageState::Loading, slot)) break;
+        wait_while_loading(e, slot);  // a fault copying out of the slot may yet fail (EAGAIN)
+      }
+    }
+  }
+  // Faulted back or dropped meanwhile: our result is not needed.
+  if (handle != pool::kNoHandle) pool_->free(handle);
+  staging_.release_dirty(slot);
+}
+
+void EngineCore::put_back(uint32_t slot) {
+  SharedGuard g(map_lock_);
+  size_t idx;
+  Range* r = ranges_.resolve(staging_.owner(slot), &idx);
+  if (r == nullptr) {
+    staging_.release_dirty(slot);
+    return;
+  }
+  AtomicEntry& e = r->entries[idx];
+  const Entry claimed = make_entry(PageState::Compressing, slot);
+  const Entry loading = make_entry(PageState::Loading, slot);
+  for (;;) {
+    Entry expect = claimed;
+    if (e.compare_exchange_strong(expect, loading, std::memory_order_acq_rel)) break;
+    if (expect != loading) {
+      staging_.release_dirty(slot);  // faulted back meanwhile
+      return;
+    }
+    wait_while_loading(e, slot);
+  }
+  uintptr_t page = r->addr_of(idx);
+  int rc = EINVAL;
+  if (move_mode_) {
+    size_t done = 0;
+    rc = uffd_.move(page, staging_.addr(slot), kPageSize, true, &done);
+    if (rc == 0) {
+      e.store(make_entry(PageState::Absent, 0, kFlagPoor), std::memory_order_release);
+      staging_.release_clean(slot);
+      UZ_COUNT(put_back_pages);
+      return;
+    }
+  }
+  if (rc != EAGAIN) rc = uffd_.copy(page, reinterpret_cast<void*>(staging_.addr(slot)), kPageSize, true);
+  if (rc == 0) {
+    e.store(make_entry(PageState::Absent, 0, kFlagPoor), std::memory_order_release);
+    staging_.release_dirty(slot);
+    UZ_COUNT(put_back_pages);
+    return;
+  }
+  // The mm is changing (EAGAIN) or the ioctl failed: keep it staged, retry later.
+  staging_.set_stage_ns(slot, now_ns());
+  e.store(make_entry(PageState::Staged, slot), std::memory_order_release);
+}
+
+}  // namespace uzswap::uffd

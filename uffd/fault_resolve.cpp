@@ -1,0 +1,345 @@
+// uffd/fault_resolve.cpp — putting a page back: one function per entry state.
+//
+// Every function here runs with map_lock held (shared by handlers, shared by stop()/
+// unmanage()'s restore loop) and returns Done, Retry (the entry changed: look again) or
+// Deferred (cannot finish now: the caller wakes the faulting thread, which refaults).
+//
+// Races and their answers (see page_entry.h for the states):
+//   two faults on one page   — both CAS from the same stable state; the loser sees
+//                              Loading and waits for the winner (who holds map_lock
+//                              shared and only issues one ioctl), then finds Absent and
+//                              its zero-run ioctl answers EEXIST: a stale fault, woken.
+//   fault vs eviction        — the evictor owns Evicting only across one UFFDIO_MOVE
+//                              under map_lock shared: wait. (Fallback: a missing fault
+//                              cannot hit Evicting — the page is present until the zap —
+//                              and a write fault cancels the eviction, resolve_wp.)
+//   fault vs compression     — the compressor owns the slot until it sees the entry
+//                              leave Loading, so a fault copies the page straight out of
+//                              the slot (resolve_from_slot); the compressor then drops its
+//                              result.
+//   fault vs munmap/DONTNEED — events are applied under map_lock exclusive, so a
+//                              resolution either completes before the event is applied
+//                              (and the kernel's zap, which follows our read of the
+//                              event, removes what we installed) or starts after it and
+//                              finds Zapping/no range. An ioctl racing the mm change
+//                              itself gets EAGAIN from the kernel (mmap_changing): Deferred.
+//   fault before mremap's REMAP event is read — the kernel refuses our ioctls with EAGAIN
+//                              until then (mmap_changing), so an unmanaged-looking new
+//                              address is never zero-filled before its entries arrive.
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "common/counters.h"
+#include "common/histogram.h"
+#include "common/log.h"
+#include "uffd/core.h"
+
+namespace uzswap::uffd {
+namespace {
+
+constexpr int kSpinBeforeYield = 2000;
+constexpr int kWaitLimit = 200000;
+
+// Waits for the owner of a transient state to move on. False if it takes unreasonably
+// long (the caller defers instead of blocking a handler).
+bool wait_for_change(AtomicEntry& e, Entry v) {
+  for (int i = 0; i < kWaitLimit; ++i) {
+    if (e.load(std::memory_order_acquire) != v) return true;
+    if (i < kSpinBeforeYield) {
+      cpu_relax();
+    } else {
+      sched_yield();
+    }
+  }
+  return false;
+}
+
+void set_kind(Scratch& s, Histogram h) { s.kind = static_cast<int>(h); }
+
+}  // namespace
+
+Resolve EngineCore::resolve_missing(uintptr_t page, Scratch& s) {
+  Range* r = ranges_.find(page);
+  if (r == nullptr) return resolve_unmanaged(page, s);
+  AtomicEntry& e = r->entries[r->index_of(page)];
+  Entry v = e.load(std::memory_order_acquire);
+  switch (entry_state(v)) {
+    case PageState::Absent:
+    case PageState::Zapping:
+      return resolve_zero_run(r, page, s);
+    case PageState::Evicting:
+    case PageState::Loading:
+      return wait_for_change(e, v) ? Resolve::Retry : Resolve::Deferred;
+    case PageState::EvictingZap:
+      // Our own REMOVE event not yet applied: the zap is still ahead; refault later.
+      if (v & kFlagSelfZap) return Resolve::Deferred;
+      return resolve_from_slot(e, v, page, s);
+    default:
+      return resolve_evicted(e, v, page, s);
+  }
+}
+
+Resolve EngineCore::resolve_evicted(AtomicEntry& e, Entry v, uintptr_t page, Scratch& s) {
+  switch (entry_state(v)) {
+    case PageState::Staged:
+      return resolve_staged(e, v, page, s);
+    case PageState::Compressing:
+      return resolve_from_slot(e, v, page, s);
+    case PageState::Stored:
+      return resolve_stored(e, v, page, s);
+    case PageState::SameFilled:
+      return resolve_same_filled(e, v, page, s);
+    default:
+      return Resolve::Retry;
+  }
+}
+
+Resolve EngineCore::resolve_zero_run(Range* r, uintptr_t page, Scratch& s) {
+  // Claim the run of never-touched entries from the faulting page on, so that no eviction
+  // can empty one of them between our look and the ioctl.
+  Entry saved[kZeroRunPages];
+  size_t idx = r->index_of(page);
+  size_t last = r->first + r->npages;
+  if (last > idx + kZeroRunPages) last = idx + kZeroRunPages;
+  size_t n = 0;
+  for (size_t i = idx; i < last; ++i) {
+    Entry v = r->entries[i].load(std::memory_order_acquire);
+    PageState st = entry_state(v);
+    if (st != PageState::Absent && st != PageState::Zapping) break;
+    if (!r->entries[i].compare_exchange_strong(v, make_entry(PageState::Loading),
+                                               std::memory_order_acq_rel))
+      break;
+    saved[n++] = v;
+  }
+  if (n == 0) return Resolve::Retry;
+  size_t done = 0;
+  int rc = uffd_.zeropage(page, n * kPageSize, true, &done);
+  size_t done_pages = rc == 0 ? n : done / kPageSize;
+  // Filled pages are plain never-touched memory now; the rest keep their state.
+  for (size_t k = 0; k < n; ++k)
+    r->entries[idx + k].store(k < done_pages ? make_entry(PageState::Absent) : saved[k],
+                              std::memory_order_release);
+  if (done_pages > 0) {
+    UZ_COUNT(fault_zero_run);
+    UZ_COUNT_N(fault_zero_pages, done_pages);
+    set_kind(s, Histogram::fault_zero);
+    if (rc != 0) uffd_.wake(page, kPageSize);
+    return Resolve::Done;
+  }
+  if (rc == EEXIST) {  // already present: another handler or the program got there first
+    UZ_COUNT(fault_stale);
+    uffd_.wake(page, kPageSize);
+    return Resolve::Done;
+  }
+  if (rc != EAGAIN) UZ_COUNT(error_ioctl);
+  return Resolve::Deferred;
+}
+
+Resolve EngineCore::resolve_staged(AtomicEntry& e, Entry v, uintptr_t page, Scratch& s) {
+  uint32_t slot = static_cast<uint32_t>(entry_payload(v));
+  if (!e.compare_exchange_strong(v, make_entry(PageState::Loading, slot), std::memory_order_acq_rel))
+    return Resolve::Retry;
+  int rc = EINVAL;
+  if (move_mode_) {
+    size_t done = 0;
+    rc = uffd_.move(page, staging_.addr(slot), kPageSize, true, &done);
+    if (rc == 0) {
+      e.store(make_entry(PageState::Absent, 0, kFlagHot), std::memory_order_release);
+      staging_.release_clean(slot);
+      UZ_COUNT(fault_staged);
+      set_kind(s, Histogram::fault_staged);
+      return Resolve::Done;
+    }
+  }
+  // Fallback mode, or MOVE refused (e.g. the program changed the protection): copy.
+  if (rc != EAGAIN) rc = uffd_.copy(page, reinterpret_cast<void*>(staging_.addr(slot)), kPageSize, true);
+  if (rc == 0 || rc == EEXIST) {
+    if (rc == EEXIST) UZ_COUNT(fault_stale);
+    e.store(make_entry(PageState::Absent, 0, kFlagHot), std::memory_order_release);
+    staging_.release_dirty(slot);
+    UZ_COUNT(fault_staged);
+    set_kind(s, Histogram::fault_staged);
+    return Resolve::Done;
+  }
+  e.store(v, std::memory_order_release);
+  if (rc != EAGAIN) UZ_COUNT(error_ioctl);
+  return Resolve::Deferred;
+}
+
+Resolve EngineCore::resolve_from_slot(AtomicEntry& e, Entry v, uintptr_t page, Scratch& s) {
+  // The slot stays owned by the compressor/evictor, which waits for us to leave Loading.
+  uint32_t slot = static_cast<uint32_t>(entry_payload(v));
+  if (!e.compare_exchange_strong(v, make_entry(PageState::Loading, slot), std::memory_order_acq_rel))
+    return Resolve::Retry;
+  int rc = uffd_.copy(page, reinterpret_cast<void*>(staging_.addr(slot)), kPageSize, true);
+  if (rc == 0 || rc == EEXIST) {
+    if (rc == EEXIST) UZ_COUNT(fault_stale);
+    e.store(make_entry(PageState::Absent, 0, kFlagHot), std::memory_order_release);
+    UZ_COUNT(fault_compressing);
+    set_kind(s, Histogram::fault_compressing);
+    return Resolve::Done;
+  }
+  e.store(v, std::memory_order_release);
+  if (rc != EAGAIN) UZ_COUNT(error_ioctl);
+  return Resolve::Deferred;
+}
+
+Resolve EngineCore::resolve_stored(AtomicEntry& e, Entry v, uintptr_t page, Scratch& s) {
+  pool::Handle h = entry_payload(v);
+  if (!e.compare_exchange_strong(v, make_entry(PageState::Loading), std::memory_order_acq_rel))
+    return Resolve::Retry;
+  size_t n = pool_->object_size(h);
+  void* src = pool_->map(h, pool::MapMode::ReadOnly);
+  bool ok = src != nullptr && comp_->decompress(src, n, s.page, kPageSize);
+  pool_->unmap(h);
+  if (!ok) {
+    UZ_COUNT(error_decompress);
+    if (!poison_page(page)) {
+      e.store(v, std::memory_order_release);  // never hand out wrong bytes
+      return Resolve::Deferred;
+    }
+  } else {
+    int rc = uffd_.copy(page, s.page, kPageSize, true);
+    if (rc != 0 && rc != EEXIST) {
+      e.store(v, std::memory_order_release);
+      if (rc != EAGAIN) UZ_COUNT(error_ioctl);
+      return Resolve::Deferred;
+    }
+    if (rc == EEXIST) UZ_COUNT(fault_stale);
+    UZ_COUNT(fault_pool);
+    set_kind(s, Histogram::fault_pool);
+  }
+  e.store(make_entry(PageState::Absent), std::memory_order_release);
+  pool_->free(h);
+  stored_pages_.fetch_sub(1, std::memory_order_relaxed);
+  compressed_bytes_.fetch_sub(n, std::memory_order_relaxed);
+  return Resolve::Done;
+}
+
+Resolve EngineCore::resolve_same_filled(AtomicEntry& e, Entry v, uintptr_t page, Scratch& s) {
+  uint32_t pattern = static_cast<uint32_t>(entry_payload(v));
+  if (!e.compare_exchange_strong(v, make_entry(PageState::Loading), std::memory_order_acq_rel))
+    return Resolve::Retry;
+  int rc;
+  if (pattern == 0) {
+    size_t done = 0;
+    rc = uffd_.zeropage(page, kPageSize, true, &done);
+  } else {
+    auto* words = reinterpret_cast<uint32_t*>(s.page);
+    for (size_t i = 0; i < kPageSize / 4; ++i) words[i] = pattern;
+    rc = uffd_.copy(page, s.page, kPageSize, true);
+  }
+  if (rc != 0 && rc != EEXIST) {
+    e.store(v, std::memory_order_release);
+    if (rc != EAGAIN) UZ_COUNT(error_ioctl);
+    return Resolve::Deferred;
+  }
+  e.store(make_entry(PageState::Absent), std::memory_order_release);
+  same_filled_pages_.fetch_sub(1, std::memory_order_relaxed);
+  UZ_COUNT(fault_same_filled);
+  set_kind(s, Histogram::fault_same_filled);
+  return Resolve::Done;
+}
+
+Resolve EngineCore::resolve_unmanaged(uintptr_t page, Scratch& s) {
+  // Registered but not in the table: memory that grew in place (mremap), never evicted.
+  // If it is the new home of a moved range whose REMAP event is still unread, the kernel
+  // answers EAGAIN (mmap_changing) and we retry after the event.
+  size_t done = 0;
+  int rc = uffd_.zeropage(page, kPageSize, true, &done);
+  if (rc == 0) {
+    UZ_COUNT(fault_unmanaged);
+    set_kind(s, Histogram::fault_zero);
+    return Resolve::Done;
+  }
+  if (rc == EEXIST) {
+    UZ_COUNT(fault_stale);
+    uffd_.wake(page, kPageSize);
+    return Resolve::Done;
+  }
+  if (rc != EAGAIN && rc != ENOENT) UZ_COUNT(error_ioctl);
+  return Resolve::Deferred;
+}
+
+Resolve EngineCore::resolve_wp(uintptr_t page, Scratch& s) {
+  Range* r = ranges_.find(page);
+  if (r != nullptr) {
+    AtomicEntry& e = r->entries[r->index_of(page)];
+    Entry v = e.load(std::memory_order_acquire);
+    switch (entry_state(v)) {
+      case PageState::Evicting:
+        // A write while the evictor copies: the write wins, the eviction is cancelled
+        // (the evictor's next CAS fails and it discards its copy).
+        if (!e.compare_exchange_strong(v, make_entry(PageState::Absent, 0, kFlagHot),
+                                       std::memory_order_acq_rel))
+          return Resolve::Retry;
+        UZ_COUNT(evict_cancelled);
+        break;
+      case PageState::EvictingZap:
+        return Resolve::Deferred;  // copy taken, zap under way: refault as a missing fault
+      case PageState::Loading:
+        return wait_for_change(e, v) ? Resolve::Retry : Resolve::Deferred;
+      default:
+        break;
+    }
+  }
+  int rc = uffd_.writeprotect(page, kPageSize, false, true);
+  if (rc != 0 && rc != EAGAIN && rc != ENOENT) UZ_COUNT(error_ioctl);
+  UZ_COUNT(fault_wp);
+  return rc == EAGAIN ? Resolve::Deferred : Resolve::Done;
+}
+
+bool EngineCore::poison_page(uintptr_t page) {
+  UZ_ERROR("page %#lx could not be restored; poisoning it (SIGBUS on access)",
+           static_cast<unsigned long>(page));
+  if (uffd_.features().poison && uffd_.poison(page, kPageSize) == 0) {
+    UZ_COUNT(poison_pages);
+    return true;
+  }
+  // No UFFDIO_POISON: the faulting thread keeps refaulting rather than read wrong bytes.
+  return false;
+}
+
+bool EngineCore::restore_page(Range* r, size_t index, Scratch& s) {
+  AtomicEntry& e = r->entries[index];
+  uintptr_t page = r->addr_of(index);
+  for (;;) {
+    Entry v = e.load(std::memory_order_acquire);
+    Resolve res;
+    switch (entry_state(v)) {
+      case PageState::Absent:
+      case PageState::Zapping:
+        return true;
+      case PageState::Evicting:
+      case PageState::Loading:
+        res = wait_for_change(e, v) ? Resolve::Retry : Resolve::Deferred;
+        break;
+      case PageState::EvictingZap:
+        res = (v & kFlagSelfZap) ? Resolve::Deferred : resolve_from_slot(e, v, page, s);
+        break;
+      default:
+        res = resolve_evicted(e, v, page, s);
+        if (res == Resolve::Done) UZ_COUNT(restore_pages);
+        break;
+    }
+    if (res == Resolve::Deferred) return false;
+  }
+}
+
+void EngineCore::restore_range(uintptr_t start, uintptr_t end) {
+  for (uintptr_t a = start; a < end; a += kPageSize) {
+    for (;;) {
+      bool done;
+      {
+        SharedGuard g(map_lock_);
+        Range* r = ranges_.find(a);
+        done = r == nullptr || restore_page(r, r->index_of(a), stop_scratch_);
+      }
+      if (done) break;
+      sched_yield();  // an mm change is pending: let a handler read its event
+    }
+  }
+}
+
+}  // namespace uzswap::uffd
