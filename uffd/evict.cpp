@@ -145,7 +145,9 @@ EngineCore::StageResult EngineCore::stage_one_move(uintptr_t page) {
     return StageResult::Skipped;
   }
   size_t done = 0;
+  staging_.begin_move();
   int rc = uffd_.move(staging_.addr(slot), page, kPageSize, false, &done);
+  staging_.end_move();
   if (rc == 0) {
     staging_.set_stage_ns(slot, now_ns());
     e.store(make_entry(PageState::Staged, slot), std::memory_order_release);

@@ -104,8 +104,12 @@ size_t Staging::zap_dirty() {
   }
   if (n == 0) return 0;
   std::sort(scratch_, scratch_ + n);
-  // One madvise per run of adjacent slots: in MOVE mode each one costs a REMOVE event
-  // round trip through a handler.
+  // Unregistered while zapping: no REMOVE events (see the header).
+  const bool was_registered = registered_;
+  if (was_registered) {
+    move_lock_.lock_exclusive();
+    if (uffd_->unregister_range(base_, slots_ * kPageSize) == 0) registered_ = false;
+  }
   size_t i = 0;
   while (i < n) {
     size_t j = i + 1;
@@ -113,6 +117,11 @@ size_t Staging::zap_dirty() {
     madvise(reinterpret_cast<void*>(addr(scratch_[i])), (j - i) * kPageSize, MADV_DONTNEED);
     UZ_COUNT(staging_zap_calls);
     i = j;
+  }
+  if (was_registered) {
+    if (!registered_) registered_ = uffd_->register_range(base_, slots_ * kPageSize, false) == 0;
+    if (!registered_) UZ_COUNT(error_ioctl);  // evictions will fail (EINVAL) and be skipped
+    move_lock_.unlock_exclusive();
   }
   for (size_t k = 0; k < n; ++k)
     state_[scratch_[k]].store(static_cast<uint8_t>(SlotState::Free), std::memory_order_release);

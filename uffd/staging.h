@@ -16,7 +16,15 @@
 //   Free --alloc--> InUse --moved back to the program--> Free
 //   InUse --compressed / dropped / copied back--> Dirty --zap_dirty--> Free
 //
-// Lock order: leaf. lock_ guards free_ and dirty_ (pushes/pops only, a few ns).
+// Zapping a registered staging area would send a REMOVE event for every madvise, and
+// while any event is unread the kernel answers EAGAIN to every resolution ioctl on the
+// userfaultfd (mmap_changing): fault latency would suffer for our own housekeeping. So
+// zap_dirty unregisters the area, zaps, and registers it again. Evictions moving pages
+// into the area hold move_lock_ shared (begin_move/end_move); zap_dirty holds it
+// exclusive, so no MOVE ever targets the area while it is unregistered.
+//
+// Lock order: MapLock shared -> move_lock_ shared; zap_lock_ -> move_lock_ exclusive;
+// lock_ is a leaf guarding free_ and dirty_ (pushes/pops only, a few ns).
 #pragma once
 
 #include <atomic>
@@ -52,6 +60,10 @@ class Staging {
   // zaps every Dirty slot and frees it. Returns slots freed.
   size_t zap_dirty();
 
+  // Brackets a UFFDIO_MOVE into the area (it must stay registered meanwhile).
+  void begin_move() { move_lock_.lock_shared(); }
+  void end_move() { move_lock_.unlock_shared(); }
+
   Owner owner(uint32_t slot) const { return owner_[slot].load(std::memory_order_acquire); }
   void set_owner(uint32_t slot, Owner o) { owner_[slot].store(o, std::memory_order_release); }
   SlotState state(uint32_t slot) const { return static_cast<SlotState>(state_[slot].load(std::memory_order_acquire)); }
@@ -68,7 +80,7 @@ class Staging {
   uintptr_t base_ = 0;
   size_t slots_ = 0;
   UffdFile* uffd_ = nullptr;
-  bool registered_ = false;
+  bool registered_ = false;       // zap_lock_ (and move_lock_ exclusive) to change
   std::atomic<uint8_t>* state_ = nullptr;
   std::atomic<Owner>* owner_ = nullptr;
   std::atomic<uint64_t>* stage_ns_ = nullptr;
@@ -79,6 +91,7 @@ class Staging {
   uint32_t* scratch_ = nullptr;  // zap_dirty's sorted copy (reclaim threads, zap_lock_)
   SpinLock lock_;
   SpinLock zap_lock_;
+  MapLock move_lock_;  // shared: a MOVE into the area; exclusive: zap_dirty's unregistered window
   std::atomic<size_t> in_use_{0};
   std::atomic<size_t> dirty_count_{0};
 };

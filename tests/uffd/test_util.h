@@ -82,6 +82,17 @@ inline bool check_page(const uint8_t* p, uint64_t index, uint64_t seq) {
 
 inline uint64_t count(Counter c) { return counter_read(c); }
 
+// Prints the non-zero fault engine counters (diagnosis aid in test logs).
+inline void print_engine_counters() {
+  bool on = false;
+  for (size_t i = 0; i < kNumCounters; ++i) {
+    const CounterInfo& info = counter_info(static_cast<Counter>(i));
+    if (strcmp(info.name, "fault_zero_run") == 0) on = true;
+    uint64_t v = counter_read(static_cast<Counter>(i));
+    if (on && v) fprintf(stderr, "  %-24s %llu\n", info.name, static_cast<unsigned long long>(v));
+  }
+}
+
 // Engine settings that evict everything quickly.
 inline EngineConfig aggressive_config() {
   EngineConfig c;
