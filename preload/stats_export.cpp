@@ -5,7 +5,7 @@
 //                  -> Running again (stats_export_start after a failed exec: a new
 //                  region; counters carry over); Running -> Running in a fork child
 //                  (stats_export_fork_child), or -> Off there if the child cannot get a
-//                  region of its own.
+//                  region of its own or does not want one (stats_export_detach_child).
 //   region         the mapping; counters and histograms point into it while Running
 //   source/ctx     where gauges come from (the engine adapter or a caller's function)
 //   frame          the publisher's scratch GaugeFrame (~37 KiB, too big for a stack)
@@ -75,7 +75,10 @@ uint64_t clock_ns(clockid_t clock) {
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
-void store_word(uint64_t* p, uint64_t v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
+// Release stores: a reader that sees any word of a publish also sees the odd sequence
+// number stored before it (the seqlock's writer side without a fence, which TSan cannot
+// model; on x86 these are plain stores).
+void store_word(uint64_t* p, uint64_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
 
 // Copies text into the section as whole 64-bit words (readers copy it word by word).
 void store_text(uint8_t* dst, const char* text, size_t len, size_t capacity) {
@@ -93,7 +96,6 @@ void write_frame_locked() {
   auto* gh = reinterpret_cast<GaugeSectionHeader*>(sec);
   uint64_t seq = __atomic_load_n(&gh->seq, __ATOMIC_RELAXED);
   store_word(&gh->seq, seq + 1);
-  __atomic_thread_fence(__ATOMIC_RELEASE);  // the odd seq is visible before any data word
   auto* values = reinterpret_cast<uint64_t*>(sec + stats::kGaugeValuesOffset);
   for (size_t i = 0; i < stats::kNumGauges; ++i) store_word(&values[i], g.frame.value[i]);
   uint64_t* rows = values + stats::kNumGauges;
@@ -278,6 +280,20 @@ void stats_export_fork_child() {
   zero_blocks();
   stats::region_unmap(&parent);
   if (g.phase == Phase::Running) start_publisher();
+}
+
+void stats_export_detach_child() {
+  if (g.phase != Phase::Running) return;
+  init_sync_objects();  // see stats_export_fork_child
+  g.thread_running = false;
+  g.source = nullptr;
+  g.source_ctx = nullptr;
+  MappedRegion parent = g.region;
+  g.region = MappedRegion{};
+  relocate_blocks(g.region);  // private blocks
+  zero_blocks();
+  stats::region_unmap(&parent);
+  g.phase = Phase::Off;
 }
 
 void stats_export_stop() {

@@ -11,6 +11,8 @@
 //   stats_export_set_engine(e)  once the engine runs; nullptr before it stops
 //   stats_export_set_options()  the effective options, "name=value" lines
 //   stats_export_fork_child()   in the child after fork(), while it is single-threaded
+//                               (or stats_export_detach_child() if the child runs
+//                               without uzswap)
 //   stats_export_stop()         in the destructor and before exec (removes the file);
 //                               stats_export_start() again if the exec fails (the
 //                               source is kept; counters carry over into a new region)
@@ -51,6 +53,9 @@ void stats_export_publish_now();
 // In the child after fork(): the child gets its own region and zeroed counters, and
 // stops writing into its parent's. The source is cleared; set it again.
 void stats_export_fork_child();
+// In the child after fork(), for a child that runs without uzswap: it stops writing into
+// its parent's region and makes none of its own (no file, no thread).
+void stats_export_detach_child();
 // Stops the publisher, marks the region stopped and removes its file. The source stays
 // set (for a restart) but is not called while stopped.
 void stats_export_stop();

@@ -28,7 +28,7 @@
 // only grows; relaxed loads). The gauges section is written by one publisher at a time
 // under a seqlock (GaugeSectionHeader::seq odd while a write is in progress): a reader
 // copies it and retries until seq was even and unchanged across the copy. Every word of
-// the section is written and read with 64-bit atomic accesses.
+// the section is written with 64-bit release stores and read with acquire loads.
 //
 // States (RegionHeader::state): Live -> Stopped (stats_export_stop; the file is unlinked
 // at the same time). A region whose process is gone, or whose pid now belongs to a

@@ -192,7 +192,7 @@ bool region_create(const char* dir, MappedRegion* out, char* why, size_t why_cap
   write_names(out->at(h->names.offset));
   __atomic_store_n(&h->state, static_cast<uint32_t>(RegionState::Live), __ATOMIC_RELAXED);
   memcpy(h->magic, kRegionMagic, sizeof h->magic);
-  __atomic_thread_fence(__ATOMIC_RELEASE);
+  // No reader can see the file before rename() below publishes it under its name.
   if (rename(tmp, out->path) != 0) {
     fail(why, why_cap, out->path);
     unlink(tmp);

@@ -28,8 +28,10 @@ ParseResult error(ParseError e, const char* fmt, ...) {
   return ParseResult{e, buf};
 }
 
+// Acquire loads: the seqlock's reader side without a fence. If a load returns a word of
+// a later publish, the final re-read of seq sees that publish's odd or newer value.
 uint64_t load_word(const uint8_t* p) {
-  return __atomic_load_n(reinterpret_cast<const uint64_t*>(p), __ATOMIC_RELAXED);
+  return __atomic_load_n(reinterpret_cast<const uint64_t*>(p), __ATOMIC_ACQUIRE);
 }
 
 bool mul_ok(uint64_t a, uint64_t b, uint64_t* out) { return !__builtin_mul_overflow(a, b, out); }
@@ -41,11 +43,14 @@ bool section_ok(const Section& s, uint64_t header_size, uint64_t total) {
          end <= total;
 }
 
+// Terminal-safe text: other control and non-ASCII bytes become '?', whitespace a space
+// (or stays a newline where lines matter).
 std::string sanitised(std::string_view s, bool keep_newlines) {
   std::string out(s);
   for (char& c : out) {
-    bool printable = c >= 0x20 && c < 0x7f;
-    if (!printable && !(keep_newlines && c == '\n')) c = '?';
+    if (c == '\n' && keep_newlines) continue;
+    if (c == '\n' || c == '\t' || c == '\r') c = ' ';
+    else if (c < 0x20 || c >= 0x7f) c = '?';
   }
   return out;
 }
@@ -191,7 +196,6 @@ bool copy_gauges_once(const uint8_t* sec, const RegionHeader& h, Snapshot* out, 
   out->publish_count = load_word(reinterpret_cast<const uint8_t*>(&gh->publish_count));
   out->publish_monotonic_ns = load_word(reinterpret_cast<const uint8_t*>(&gh->publish_monotonic_ns));
   out->publish_realtime_ns = load_word(reinterpret_cast<const uint8_t*>(&gh->publish_realtime_ns));
-  __atomic_thread_fence(__ATOMIC_ACQUIRE);
   return __atomic_load_n(&gh->seq, __ATOMIC_RELAXED) == seq;
 }
 

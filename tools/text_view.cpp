@@ -10,6 +10,13 @@
 namespace uzswap::zsstat {
 namespace {
 
+// The command line with the directory of argv[0] dropped: "python3 -c ...".
+std::string short_command(const std::string& cmd) {
+  size_t end = cmd.find(' ');
+  size_t slash = cmd.rfind('/', end);
+  return slash == std::string::npos ? cmd : cmd.substr(slash + 1);
+}
+
 std::string limit_text(uint64_t bytes) { return bytes ? human_bytes(bytes) : "none"; }
 
 std::string saved_text(int64_t bytes) {
@@ -129,7 +136,7 @@ void print_list(FILE* out, const std::vector<ProcessRow>& rows) {
       continue;
     }
     Summary m = summarize(r.snap);
-    std::string cmd = r.snap.command.substr(0, 20);
+    std::string cmd = short_command(r.snap.command).substr(0, 20);
     fprintf(out, "%7d %-20s %9s %9s %9" PRIu64 " %9s %6s %9s %9s%s\n", r.snap.pid, cmd.c_str(),
             limit_text(m.limit_bytes).c_str(), human_bytes(m.resident_bytes).c_str(), m.stored_pages,
             human_bytes(m.compressed_bytes).c_str(), ratio_text(m.ratio).c_str(), human_bytes(m.total_bytes).c_str(),

@@ -6,6 +6,7 @@
 //   stats_publisher [--fixed N] [--fork N2] [--period-ms M] [--seconds S]
 //     --fixed N     store exactly N pages, load none, then idle (deterministic counters)
 //     --fork N2     after that, fork; the child stores N2 pages of its own, then idles
+//     --detach      with --fork: the child detaches from the export (no region of its own)
 //     --period-ms   pause between steps of the continuous workload (default 2)
 //     --seconds S   exit after S seconds (default 120)
 // Prints "ready <pid> <region path>" once per process when its region is up. SIGTERM
@@ -116,7 +117,8 @@ void publish_workload(void* ctx, stats::GaugeFrame* f) {
 }
 
 void announce() {
-  printf("ready %d %s\n", static_cast<int>(getpid()), stats_export_path());
+  const char* path = stats_export_path();
+  printf("ready %d %s\n", static_cast<int>(getpid()), path ? path : "-");
   fflush(stdout);
 }
 
@@ -144,12 +146,18 @@ int run_continuous(Workload* w, long period_ms, uint64_t deadline) {
 
 int main(int argc, char** argv) {
   long fixed = -1, fork_pages = -1, period_ms = 2, seconds = 120;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    long v = atol(argv[i + 1]);
-    if (!strcmp(argv[i], "--fixed")) fixed = v;
-    else if (!strcmp(argv[i], "--fork")) fork_pages = v;
-    else if (!strcmp(argv[i], "--period-ms")) period_ms = v;
-    else if (!strcmp(argv[i], "--seconds")) seconds = v;
+  bool detach = false;
+  for (int i = 1; i < argc; ++i) {
+    const char* a = argv[i];
+    if (!strcmp(a, "--detach")) {
+      detach = true;
+      continue;
+    }
+    long v = i + 1 < argc ? atol(argv[++i]) : 0;
+    if (!strcmp(a, "--fixed")) fixed = v;
+    else if (!strcmp(a, "--fork")) fork_pages = v;
+    else if (!strcmp(a, "--period-ms")) period_ms = v;
+    else if (!strcmp(a, "--seconds")) seconds = v;
   }
   signal(SIGTERM, [](int) { g_stop = 1; });
   if (!stats_export_start(StatsExportOptions{})) return 3;
@@ -169,8 +177,12 @@ int main(int argc, char** argv) {
     fflush(stdout);
     pid_t child = fork();
     if (child == 0) {
-      stats_export_fork_child();
-      stats_export_set_source(publish_workload, &w);
+      if (detach) {
+        stats_export_detach_child();
+      } else {
+        stats_export_fork_child();
+        stats_export_set_source(publish_workload, &w);
+      }
       for (long i = 0; i < fork_pages; ++i) store_page(&w, static_cast<uint32_t>(1000000 + i));
       stats_export_publish_now();
       announce();

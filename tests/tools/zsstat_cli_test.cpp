@@ -211,6 +211,19 @@ TEST_F(Zsstat, ForkChildPublishesItsOwnCounters) {
   kill(child, SIGTERM);
 }
 
+TEST_F(Zsstat, DetachedForkChildLeavesTheParentsRegionAlone) {
+  std::vector<std::pair<int, std::string>> ready;
+  auto p = publisher({"--fixed", "40", "--fork", "25", "--detach"}, 2, &ready);
+  ASSERT_EQ(ready.size(), 2u);
+  int child = ready[0].first == p->pid() ? ready[1].first : ready[0].first;
+  EXPECT_EQ(zsstat::list_region_files(dir_.path()).size(), 1u) << "the detached child has no region";
+  EXPECT_EQ(json_of({std::to_string(p->pid()), "--json"}).at("counters").at("pool_alloc").number, 40);
+  RunResult r = zsstat({std::to_string(child)});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("is not running under uzswap"), std::string::npos) << r.err;
+  kill(child, SIGTERM);
+}
+
 TEST_F(Zsstat, RegionOfAKilledProcessIsRecognisedAndRemoved) {
   std::vector<std::pair<int, std::string>> ready;
   auto p = publisher({}, 1, &ready);
