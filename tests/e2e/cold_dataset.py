@@ -30,9 +30,11 @@ def status(field):
 # its own number stamped in, so every page differs but compresses like real records.
 templates = []
 for t in range(16):
-    rows = [b"%07d,customer-%05d,item-%04d,qty=%3d,price=%8.2f,status=%s\n"
+    rows = [b"%07d,customer-%05d,item-%04d,qty=%3d,price=%8.2f,status=%s,country=%s,channel=%s\n"
             % (r, (r * 7 + t) % 50000, (r * 13 + t) % 9000, r % 97, (r * 31 % 100000) / 100.0,
-               (b"shipped", b"pending", b"returned")[r % 3]) for r in range(14000)]
+               (b"shipped", b"pending", b"returned")[r % 3],
+               (b"Germany", b"France", b"Italy", b"Spain")[(r // 5) % 4],
+               (b"online-shop", b"retail-store")[(r // 3) % 2]) for r in range(11000)]
     block = b"".join(rows)[:MiB]
     templates.append(block + b"\n" * (MiB - len(block)))
 
@@ -60,6 +62,8 @@ while time.monotonic() < deadline or rounds == 0:
         hot_sum = (hot_sum + cold_objects[k][0]) & 0xFFFFFFFF
     rounds += 1
     time.sleep(0.05)
+
+print("phase: end of hot work, VmRSS %d MiB" % status("VmRSS"), file=sys.stderr, flush=True)
 
 digest = hashlib.sha256()
 for i in range(0, size, 64 * MiB):

@@ -81,7 +81,10 @@ fork_child_sees_evicted)
   ;;
 exec_starts_clean)
   require_uffd
-  run_both exec UZSWAP_LIMIT=16M PROBE_MB=64 PROBE_RSS_MB=40
+  # Descriptors inherited from the test runner would survive the exec too: close them
+  # first, so that any descriptor the exec'd image finds beyond 0-2 is uzswap's.
+  close_inherited() { for fd in /proc/$BASHPID/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done; }
+  ( close_inherited; run_both exec UZSWAP_LIMIT=16M PROBE_MB=64 PROBE_RSS_MB=40 ) || exit $?
   ;;
 remap_and_unmap)
   require_uffd
