@@ -10,7 +10,8 @@
 // number of non-full zspages falls and the loop ends. The class lock is dropped between
 // rounds (alloc and free of the class may run; nothing is carried across the drop: the
 // next round re-reads the lists). The emptied zspage's pages go back to the provider
-// after the class lock is dropped (madvise is a syscall).
+// after the class lock is dropped (madvise is a syscall). Last, the empty zspage that
+// free() keeps per class (see PoolImpl::free) is freed too.
 #include "common/counters.h"
 #include "pool/pool_impl.h"
 
@@ -30,7 +31,36 @@ size_t PoolImpl::compact() {
 
 size_t PoolImpl::compact_class(uint16_t ci) {
   const SizeClass& sc = classes_.at(ci);
-  if (sc.huge) return 0;  // one object per zspage: nothing to merge
+  // Huge classes hold one object a zspage: nothing to merge, only empties to free.
+  size_t freed = sc.huge ? 0 : merge_zspages(ci);
+  return freed + free_empty_zspages(ci);
+}
+
+size_t PoolImpl::free_empty_zspages(uint16_t ci) {
+  const SizeClass& sc = classes_.at(ci);
+  ClassState& cs = class_state_[ci];
+  size_t freed = 0;
+  for (;;) {
+    char* pages[kMaxPagesPerZspage];
+    size_t npages = 0;
+    uint32_t zi;
+    {
+      std::lock_guard lk(cs.lock);
+      zi = cs.list[static_cast<size_t>(FullnessGroup::Empty)];
+      if (zi == 0) break;
+      // No object, so no mapper can hold its lock but a transient one that will fail
+      // its revalidation (see pool.cpp): retiring needs no zspage lock, as in free().
+      retire_zspage(cs, sc, zi, pages, &npages);
+    }
+    finish_free_zspage(zi, pages, npages);
+    freed += npages;
+    UZ_COUNT_N(pool_compact_pages_freed, npages);
+  }
+  return freed;
+}
+
+size_t PoolImpl::merge_zspages(uint16_t ci) {
+  const SizeClass& sc = classes_.at(ci);
   ClassState& cs = class_state_[ci];
   size_t freed = 0;
   for (;;) {

@@ -174,7 +174,11 @@ void PoolImpl::free(Handle h) {
     release_object(cs, sc, zi, SlotValue::obj(v));
     slot.store(SlotValue::kReservedBit, std::memory_order_release);
     --cs.obj_used;
-    if (zspages_.at(zi).inuse == 0) {
+    // Keep one empty zspage per class (set_inuse just put it at the head of the Empty
+    // list; alloc_target takes it when no partly used zspage is left): a class at an
+    // exact zspage boundary would otherwise build and free a zspage on every alloc/free
+    // pair. A second empty one is freed at once; compact() frees the kept one.
+    if (zspages_.at(zi).inuse == 0 && zspages_.at(zi).next != 0) {
       retire_zspage(cs, sc, zi, pages, &npages);
       retired = zi;
     }

@@ -74,6 +74,8 @@ class PoolImpl final : public Pool {
 
   // compact.cpp
   size_t compact_class(uint16_t class_index);
+  size_t merge_zspages(uint16_t class_index);
+  size_t free_empty_zspages(uint16_t class_index);
   bool pick_compaction_pair(ClassState& cs, uint32_t* src, uint32_t* dst);  // class lock
   void move_objects(ClassState& cs, const SizeClass& sc, uint32_t src, uint32_t dst);  // class lock
 

@@ -104,7 +104,9 @@ TEST(Migrate, ForeignAndFreedPagesAreRefused) {
   auto hs = fill(*pool, 1, 100);
   auto pages = backing_pages(*pool);
   ASSERT_TRUE(pool->isolate_page(pages[0]));
-  pool->free(hs[0]);  // zspage dies with an isolated page: isolation is dropped
+  pool->free(hs[0]);  // the class keeps its one empty zspage, still isolated
+  EXPECT_EQ(pool->stats().isolated_pages, 1u);
+  pool->compact();    // the zspage dies with an isolated page: isolation is dropped
   EXPECT_EQ(pool->stats().isolated_pages, 0u);
   EXPECT_FALSE(pool->migrate_page(pages[0]));
   pool->putback_page(pages[0]);

@@ -39,6 +39,7 @@ class Model {
     for (auto& [h, bytes] : live_) pool_->free(h);
     live_.clear();
     check_stats();
+    pool_->compact();
     EXPECT_EQ(pool_->stats().backing_pages, 0u);
   }
 

@@ -53,8 +53,30 @@ TEST(Pool, EverySizeRoundTrips) {
   EXPECT_EQ(pool->stats().objects, kPageSize);
   for (Handle h : hs) pool->free(h);
   EXPECT_EQ(pool->stats().objects, 0u);
+  // One empty zspage per class is kept for reuse; compaction frees them.
+  EXPECT_EQ(pool->stats().zspages, pool->num_classes());
+  pool->compact();
   EXPECT_EQ(pool->stats().backing_pages, 0u);
   EXPECT_EQ(pool->stats().zspages, 0u);
+}
+
+TEST(Pool, OneEmptyZspageIsKeptPerClassAndReused) {
+  auto pool = make_pool();
+  uint64_t created0 = counter_read(Counter::pool_zspage_created);
+  // 32-byte class, 128 objects a one-page zspage: fill exactly two zspages.
+  std::vector<Handle> hs;
+  for (int i = 0; i < 256; ++i) hs.push_back(pool->alloc(24));
+  EXPECT_EQ(counter_read(Counter::pool_zspage_created) - created0, 2u);
+  // Alloc/free at the boundary reuses the kept empty zspage instead of building one
+  // each time.
+  for (int i = 0; i < 100; ++i) pool->free(pool->alloc(24));
+  EXPECT_EQ(counter_read(Counter::pool_zspage_created) - created0, 3u);
+  EXPECT_EQ(pool->stats().backing_pages, 3u);
+  EXPECT_EQ(pool->class_stats(0).freeable, 1u);
+  for (Handle h : hs) pool->free(h);
+  EXPECT_EQ(pool->stats().backing_pages, 1u);  // two freed, one kept
+  EXPECT_EQ(pool->compact(), 1u);
+  EXPECT_EQ(pool->stats().backing_pages, 0u);
 }
 
 TEST(Pool, StraddlingObjectsAreAssembledAndWrittenBack) {
@@ -122,6 +144,7 @@ TEST(Pool, HugeObjectsTakeAWholePageRaw) {
   EXPECT_EQ(verify(*pool, h, 7), kPageSize);
   EXPECT_EQ(pool->stats().backing_pages, 1u);
   pool->free(h);
+  pool->compact();
   EXPECT_EQ(pool->stats().backing_pages, 0u);
 }
 
@@ -192,6 +215,7 @@ TEST(Pool, OsRefusingMemoryIsNoMemory) {
   EXPECT_NE(h, kNoHandle);
   pool->free(h);
   for (Handle x : hs) pool->free(x);
+  pool->compact();
   EXPECT_EQ(prov.stats().pages_used, 0u);
 }
 
@@ -272,6 +296,7 @@ TEST(Pool, RssFallsWhenThePoolShrinks) {
   size_t full = testing::rss_bytes();
   EXPECT_GT(full, before + (60u << 20));
   for (Handle h : hs) pool->free(h);
+  pool->compact();
   EXPECT_LT(testing::rss_bytes(), full - (60u << 20));
   EXPECT_EQ(pool->stats().provider_bytes, 0u);
 }
