@@ -90,6 +90,17 @@ remap_and_unmap)
   require_uffd
   run_both remap UZSWAP_LIMIT=16M PROBE_MB=64 PROBE_RSS_MB=40
   ;;
+mapping_churn)
+  require_uffd
+  # Mappings made, evicted, checked, remapped and unmapped by several threads at once
+  # while reclaim runs (UZSWAP_COLD_AGE and a small limit keep it busy).
+  seconds=${UZSWAP_STRESS_SECONDS:-10}
+  [ "$seconds" -gt 20 ] && seconds=20
+  run_both churn UZSWAP_LIMIT=8M UZSWAP_COLD_AGE=0.2 UZSWAP_SHOW_STATS=1 UZSWAP_MIN_MAPPING=1M \
+    PROBE_THREADS=4 PROBE_SECONDS="$seconds"
+  grep -E "probe: churn|mappings:" "$work/uz.err"
+  grep -Eq 'mappings: [1-9][0-9]* managed' "$work/uz.err" || fail "nothing was managed"
+  ;;
 *)
   fail "unknown case"
   ;;

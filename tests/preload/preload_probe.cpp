@@ -7,6 +7,8 @@
 //   exec            evict, then exec this probe as "exec-child" without LD_PRELOAD
 //   exec-child      report uzswap leftovers in this (freshly exec'd) image
 //   remap           evict, then mremap (grow, move), munmap part, MAP_FIXED over part
+//   churn           PROBE_THREADS threads for PROBE_SECONDS each cycle a ring of mappings:
+//                   check the oldest, munmap or mremap it, map and fill a new one
 // Environment: PROBE_MB (data size, default 64), PROBE_RSS_MB (resident size to wait for;
 // unset: no wait, as in the plain run), PROBE_WAIT_S (default 30).
 #include <dirent.h>
@@ -22,6 +24,7 @@
 #include <cstring>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace {
 
@@ -207,6 +210,69 @@ int mode_remap(size_t len) {
   return 0;
 }
 
+// One churn thread: a ring of kRing mappings of 1-2 MiB, each with its own seed. Every
+// mapping is checked once before it goes; returns the number of bad words seen.
+size_t churn_thread(int id, double seconds, size_t* cycles) {
+  constexpr int kRing = 8;
+  constexpr size_t kMiB = 1 << 20;
+  char* ring[kRing];
+  size_t len[kRing];
+  uint64_t seed[kRing];
+  uint64_t next_seed = static_cast<uint64_t>(id) << 32;
+  size_t bad = 0;
+  for (int i = 0; i < kRing; ++i) {
+    len[i] = kMiB * (1 + i % 2);
+    ring[i] = map_anon(len[i]);
+    seed[i] = ++next_seed;
+    fill(ring[i], len[i], seed[i]);
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  size_t n = 0;
+  for (; std::chrono::steady_clock::now() < deadline; ++n) {
+    int i = static_cast<int>(n % kRing);
+    bad += check(ring[i], len[i], seed[i]);
+    if (n % 5 == 4) {  // grow it instead: the old bytes travel, the tail is new
+      char* q = static_cast<char*>(mremap(ring[i], len[i], len[i] + kMiB, MREMAP_MAYMOVE));
+      if (q == MAP_FAILED) fail("mremap in churn");
+      bad += check(q, len[i], seed[i]);
+      bad += count_zero_words(q + len[i], kMiB);
+      if (munmap(q, len[i] + kMiB) != 0) fail("munmap in churn");
+    } else if (munmap(ring[i], len[i]) != 0) {
+      fail("munmap in churn");
+    }
+    ring[i] = map_anon(len[i]);
+    bad += count_zero_words(ring[i], len[i]);
+    seed[i] = ++next_seed;
+    fill(ring[i], len[i], seed[i]);
+  }
+  for (int i = 0; i < kRing; ++i) {
+    bad += check(ring[i], len[i], seed[i]);
+    munmap(ring[i], len[i]);
+  }
+  *cycles = n;
+  return bad;
+}
+
+int mode_churn() {
+  int threads = static_cast<int>(env_size("PROBE_THREADS", 4));
+  double seconds = static_cast<double>(env_size("PROBE_SECONDS", 5));
+  std::vector<std::thread> pool;
+  std::vector<size_t> bad(static_cast<size_t>(threads)), cycles(static_cast<size_t>(threads));
+  for (int t = 0; t < threads; ++t)
+    pool.emplace_back([&, t] { bad[static_cast<size_t>(t)] = churn_thread(t, seconds, &cycles[static_cast<size_t>(t)]); });
+  size_t total_bad = 0, total_cycles = 0;
+  for (int t = 0; t < threads; ++t) {
+    pool[static_cast<size_t>(t)].join();
+    total_bad += bad[static_cast<size_t>(t)];
+    total_cycles += cycles[static_cast<size_t>(t)];
+  }
+  fprintf(stderr, "probe: churn %d threads, %zu cycles, %zu bad words\n", threads, total_cycles, total_bad);
+  if (total_cycles == 0) fail("no churn cycle ran");
+  if (total_bad != 0) fail("wrong bytes under churn");
+  printf("churn ok\n");
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -218,6 +284,7 @@ int main(int argc, char** argv) {
   if (strcmp(mode, "exec") == 0) return mode_exec(len, argv[0]);
   if (strcmp(mode, "exec-child") == 0) return mode_exec_child();
   if (strcmp(mode, "remap") == 0) return mode_remap(len);
+  if (strcmp(mode, "churn") == 0) return mode_churn();
   fprintf(stderr, "probe: unknown mode %s\n", mode);
   return 2;
 }
