@@ -141,6 +141,13 @@ class Background {
       buf_.append(c, static_cast<size_t>(n));
     }
   }
+  // Waits for the process to exit by itself; its exit status (-signal if killed).
+  int wait() {
+    int st = 0;
+    waitpid(pid_, &st, 0);
+    pid_ = -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
+  }
   // Sends sig and reaps; returns the exit status (-signal if killed).
   int stop(int sig) {
     kill(pid_, sig);

@@ -27,16 +27,23 @@ bool in_ci() {
   return ci && std::string(ci) == "true";
 }
 
-// ~150 MiB of compressible data that goes cold, with one hot page.
+// ~150 MiB of compressible data that goes cold; one page after another is touched (so
+// pages keep faulting back and going cold again); exits, checking every array, once the
+// file named by argv[1] exists.
 constexpr char kWorkload[] =
-    "import time\n"
+    "import os, sys, time\n"
     "data = [bytearray(b'uzswap-cold-data' * 65536) for _ in range(150)]\n"
+    "touched = [0] * len(data)\n"
     "print('ready', flush=True)\n"
-    "t = time.time()\n"
-    "while time.time() - t < 30:\n"
-    "    time.sleep(0.05)\n"
-    "    data[0][0] = (data[0][0] + 1) % 256\n"
-    "assert all(d[1:16] == b'zswap-cold-data' for d in data)\n";
+    "t, n = time.time(), 0\n"
+    "while time.time() - t < 60 and not os.path.exists(sys.argv[1]):\n"
+    "    time.sleep(0.02)\n"
+    "    i = n % len(data)\n"
+    "    data[i][0] = (data[i][0] + 1) % 256\n"
+    "    touched[i] += 1\n"
+    "    n += 1\n"
+    "for i, d in enumerate(data):\n"
+    "    assert d[0] == (ord('u') + touched[i]) % 256 and d[1:] == (b'uzswap-cold-data' * 65536)[1:], i\n";
 
 TEST(ZsstatPreload, LivePreloadedProgramShowsMovingFigures) {
   std::string lib = PRELOAD_LIB;
@@ -51,7 +58,8 @@ TEST(ZsstatPreload, LivePreloadedProgramShowsMovingFigures) {
   }
   testing::StatsDir dir;
   std::string env_dir = "UZSWAP_STATS_DIR=" + dir.path();
-  testing::Background prog({"python3", "-c", kWorkload},
+  std::string stop_file = dir.path() + "/stop";
+  testing::Background prog({"python3", "-c", kWorkload, stop_file},
                            {"LD_PRELOAD=" + lib, "UZSWAP_LIMIT=64M", "UZSWAP_COLD_AGE=1", env_dir});
   ASSERT_EQ(prog.read_line(60000), "ready");
   std::string pid = std::to_string(prog.pid());
@@ -69,15 +77,20 @@ TEST(ZsstatPreload, LivePreloadedProgramShowsMovingFigures) {
     double allocs = doc.at("counters").at("pool_alloc").number;
     if (first_alloc < 0) first_alloc = allocs;
     stored = doc.at("summary").at("stored_pages").number;
-    if (stored > 0 && allocs > first_alloc) break;
+    if (stored > 0 && allocs > first_alloc) break;  // pages go cold again and are stored again
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
   EXPECT_TRUE(doc.at("summary").at("engine_attached").boolean);
   EXPECT_GT(stored, 0) << "no page was compressed under a 64M limit";
+  EXPECT_GT(doc.at("counters").at("pool_alloc").number, first_alloc) << "the figures do not move";
   EXPECT_GT(doc.at("summary").at("ratio").number, 1.0);
   EXPECT_EQ(doc.at("summary").at("limit_bytes").number, 64.0 * 1024 * 1024);
   EXPECT_FALSE(doc.at("options").object.empty()) << "the effective options are published";
-  EXPECT_EQ(prog.stop(SIGTERM), -SIGTERM);
+  FILE* f = fopen(stop_file.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  fclose(f);
+  EXPECT_EQ(prog.wait(), 0) << "the program's data must come back intact";
+  EXPECT_TRUE(zsstat::list_region_files(dir.path()).empty()) << "the region goes with the process";
 }
 
 }  // namespace
