@@ -53,13 +53,13 @@ struct PoolConfig {
 struct ClassStats {
   uint32_t index;            // class index
   uint32_t size;             // object size of the class, bytes
-  uint64_t almost_full;      // zspages at least 3/4 used (kernel's ZS_ALMOST_FULL and above, excluding full)
-  uint64_t almost_empty;     // zspages used but under 1/4 (kernel's ZS_ALMOST_EMPTY)
+  uint64_t almost_full;      // zspages with 3/4 max < inuse < max (kernel's ZS_ALMOST_FULL)
+  uint64_t almost_empty;     // zspages with 0 < inuse <= 3/4 max (kernel's ZS_ALMOST_EMPTY)
   uint64_t obj_allocated;    // object slots in this class's zspages (used + free)
   uint64_t obj_used;         // live objects
   uint64_t pages_used;       // backing pages held by this class
   uint32_t pages_per_zspage; // backing pages in one zspage of this class
-  uint64_t freeable;         // backing pages compaction could release now
+  uint64_t freeable;         // backing pages compaction could release now (zs_can_compact)
 };
 
 struct PoolStats {
