@@ -43,7 +43,10 @@ bool proc_start_time(int32_t pid, uint64_t* start_time);
 // /proc/<pid>/comm, or "" if unreadable.
 std::string proc_comm(int32_t pid);
 
-// A read-only mapping of one region file.
+// A read-only mapping of one region file. Regions never shrink (uzswap sizes them once);
+// a file truncated under a reader by its owner would fault the reader, which only that
+// owner or root can cause, and neither has reason to.
+
 class MappedFile {
  public:
   MappedFile() = default;

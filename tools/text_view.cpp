@@ -33,6 +33,9 @@ void print_header(FILE* out, const Snapshot& s) {
   fprintf(out, "pid %d  %s\n", s.pid, s.command.c_str());
   fprintf(out, "  format v%u, page %u B, %u CPUs, %s, published %.1fs ago (%" PRIu64 " publishes)\n", s.version,
           s.page_size, s.ncpu, s.state == 2 ? "stopped" : "live", heartbeat_age_seconds(s), s.publish_count);
+  if (heartbeat_age_seconds(s) > kStaleSeconds)
+    fprintf(out, "  note: nothing published for %.0fs: the process is stopped, or busy in exec or exit\n",
+            heartbeat_age_seconds(s));
 }
 
 void print_summary(FILE* out, const Summary& m) {
@@ -90,7 +93,7 @@ void print_merged_histogram(FILE* out, const Snapshot& s) {
   fprintf(out, "  all faults\n");
   for (size_t b = 0; b < merged.size(); ++b) {
     if (!merged[b]) continue;
-    int width = static_cast<int>((merged[b] * 40 + peak - 1) / peak);
+    int width = static_cast<int>(40.0 * static_cast<double>(merged[b]) / static_cast<double>(peak) + 0.999);
     std::string lo = human_ns(b == 0 ? 0 : uint64_t{1} << b);
     std::string hi = b + 1 < 64 ? human_ns(uint64_t{1} << (b + 1)) : "inf";
     fprintf(out, "    [%7s, %7s) %12" PRIu64 " %s\n", lo.c_str(), hi.c_str(), merged[b], std::string(width, '#').c_str());

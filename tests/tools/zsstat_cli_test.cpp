@@ -224,6 +224,22 @@ TEST_F(Zsstat, DetachedForkChildLeavesTheParentsRegionAlone) {
   kill(child, SIGTERM);
 }
 
+TEST_F(Zsstat, AStoppedProcessIsShownAsNotPublishing) {
+  std::vector<std::pair<int, std::string>> ready;
+  auto p = publisher({}, 1, &ready);
+  ASSERT_EQ(kill(p->pid(), SIGSTOP), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(5600));
+  JsonValue list = json_of({"--json"});
+  ASSERT_EQ(list.at("processes").array.size(), 1u);
+  EXPECT_EQ(list.at("processes").array[0].at("status").string, "not_publishing");
+  RunResult text = zsstat({std::to_string(p->pid())});
+  EXPECT_NE(text.out.find("nothing published for"), std::string::npos) << text.out;
+  EXPECT_EQ(access(ready[0].second.c_str(), F_OK), 0) << "a stopped process is alive: its region stays";
+  kill(p->pid(), SIGCONT);
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  EXPECT_EQ(json_of({"--json"}).at("processes").array[0].at("status").string, "live");
+}
+
 TEST_F(Zsstat, RegionOfAKilledProcessIsRecognisedAndRemoved) {
   std::vector<std::pair<int, std::string>> ready;
   auto p = publisher({}, 1, &ready);
