@@ -2,7 +2,7 @@
 # uzswap demo: a real program with a large cold dataset, run plainly and under uzswap.
 #
 # python3 (Debian's) builds DEMO_MB (default 1024) MiB of records in mmap'd memory plus two
-# million small objects, works on a small hot part for a few seconds, then checksums all of
+# million small objects, works on a small hot part for HOT_SECONDS (default 8), then checksums all of
 # it (tests/e2e/cold_dataset.py). It runs once plainly and once with
 #   LD_PRELOAD=build/preload/libuzswap.so UZSWAP_LIMIT=$DEMO_LIMIT (default 256M)
 # The script samples each run's footprint (VmRSS, which includes uzswap's pool and
@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DEMO_MB=${DEMO_MB:-1024}
 DEMO_LIMIT=${DEMO_LIMIT:-256M}
-HOT_SECONDS=${HOT_SECONDS:-5}
+HOT_SECONDS=${HOT_SECONDS:-8}
 BUILD_DIR=${BUILD_DIR:-build}
 
 ./scripts/setup.sh
@@ -39,9 +39,9 @@ run() {
     [ -n "$rss" ] && [ "$rss" -gt "$peak" ] && peak=$rss
     if [ "$name" = uzswap ] && [ $shown_zsstat -eq 0 ] && grep -q "phase: hot" "$work/$name.err" 2>/dev/null; then
       shown_zsstat=1
-      sleep 1
+      sleep $(( HOT_SECONDS > 2 ? HOT_SECONDS - 2 : 1 ))
       if [ -x "$zsstat" ]; then
-        echo "-- zsstat $pid (live, during the hot phase):"
+        echo "-- zsstat $pid (live, near the end of the hot phase):"
         "$zsstat" "$pid" 2>&1 | sed 's/^/   /' || true
       fi
     fi
