@@ -2,8 +2,8 @@
 # uzswap demo: a real program with a large cold dataset, run plainly and under uzswap.
 #
 # python3 (Debian's) builds DEMO_MB (default 1024) MiB of records in mmap'd memory plus two
-# million small objects, works on a small hot part for HOT_SECONDS (default 8), then checksums all of
-# it (tests/e2e/cold_dataset.py). It runs once plainly and once with
+# million small objects, works on a small hot part for HOT_SECONDS (default 8), then
+# checksums all of it (tests/e2e/cold_dataset.py). It runs once plainly and once with
 #   LD_PRELOAD=build/preload/libuzswap.so UZSWAP_LIMIT=$DEMO_LIMIT (default 256M)
 # The script samples each run's footprint (VmRSS, which includes uzswap's pool and
 # staging: they live in the process), shows both outputs (they must be identical), the
