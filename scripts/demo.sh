@@ -4,14 +4,14 @@
 # python3 (Debian's) builds DEMO_MB (default 1024) MiB of records in mmap'd memory plus two
 # million small objects, works on a small hot part for HOT_SECONDS (default 8), then
 # checksums all of it (tests/e2e/cold_dataset.py). It runs once plainly and once with
-#   LD_PRELOAD=build/preload/libuzswap.so UZSWAP_LIMIT=$DEMO_LIMIT (default 256M)
+#   LD_PRELOAD=build/preload/libuzswap.so UZSWAP_LIMIT=$DEMO_LIMIT (default 512M)
 # The script samples each run's footprint (VmRSS, which includes uzswap's pool and
 # staging: they live in the process), shows both outputs (they must be identical), the
 # at-exit statistics, and zsstat's view of the live process when tools/zsstat is built.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DEMO_MB=${DEMO_MB:-1024}
-DEMO_LIMIT=${DEMO_LIMIT:-256M}
+DEMO_LIMIT=${DEMO_LIMIT:-512M}
 HOT_SECONDS=${HOT_SECONDS:-8}
 BUILD_DIR=${BUILD_DIR:-build}
 
