@@ -4,6 +4,9 @@
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "common/counters.h"
@@ -59,6 +62,24 @@ void print_engine(const EngineStats& st) {
        static_cast<unsigned long long>(st.same_filled_pages), static_cast<unsigned long long>(st.staged_pages));
 }
 
+// The kernel's view of the whole process (managed or not): peak and current resident set.
+void print_process() {
+  char buf[4096];
+  int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return;
+  buf[n] = '\0';
+  const char* hwm = strstr(buf, "VmHWM:");
+  const char* rss = strstr(buf, "VmRSS:");
+  if (hwm == nullptr || rss == nullptr) return;
+  Sizes z;
+  line("process: VmHWM %s (peak resident set), VmRSS %s",
+       format_size(strtoull(hwm + 6, nullptr, 10) * 1024, z.s[0], 24),
+       format_size(strtoull(rss + 6, nullptr, 10) * 1024, z.s[1], 24));
+}
+
 void print_interposition() {
   const InterposeStats& s = interpose_stats();
   Sizes z;
@@ -109,6 +130,7 @@ void print_counters() {
 void print_exit_stats(Engine* engine) {
   int saved = errno;
   print_engine(engine->stats());
+  print_process();
   print_interposition();
   print_latencies();
   print_counters();
