@@ -1,4 +1,5 @@
-// preload/exit_stats.cpp — see exit_stats.h. No state; stack buffers only.
+// preload/exit_stats.cpp — see exit_stats.h. State: the descriptor the summary goes to
+// (written once by the constructor, before any uzswap thread); stack buffers otherwise.
 #include "preload/exit_stats.h"
 
 #include <cerrno>
@@ -17,9 +18,13 @@
 namespace uzswap::preload {
 namespace {
 
+// High enough to stay out of the way of programs that use small fixed descriptors.
+constexpr int kLowestKeptFd = 512;
+int g_out_fd = STDERR_FILENO;
+
 void write_stderr(const char* buf, size_t len) {
   while (len > 0) {
-    ssize_t n = write(STDERR_FILENO, buf, len);
+    ssize_t n = write(g_out_fd, buf, len);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return;
     buf += n;
@@ -126,6 +131,11 @@ void print_counters() {
 }
 
 }  // namespace
+
+void exit_stats_keep_stderr() {
+  int fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, kLowestKeptFd);
+  if (fd >= 0) g_out_fd = fd;
+}
 
 void print_exit_stats(Engine* engine) {
   int saved = errno;

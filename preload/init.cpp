@@ -114,6 +114,7 @@ void start() {
     stop_stats_export();
     return;
   }
+  if (rt.options.show_stats) exit_stats_keep_stderr();
   if (g_stats_running) stats_export_set_engine(engine);
   rt.engine.store(engine, std::memory_order_release);
   UZ_INFO("started: managing anonymous private mappings of at least %llu bytes",
