@@ -81,6 +81,8 @@ sort)
   command -v sort >/dev/null || skip "sort missing"
   awk 'BEGIN { for (i = 0; i < 4000000; i++) printf "%010d %s line-%d\n", (i * 2654435761) % 1000000007, "payload-abcdefghijklmnop", i }' >"$work/input"
   run sort sort -S 256M --parallel=2 -k1,1 -k3 "$work/input"
+  # sort closes its stderr in an exit handler; the summary must get out all the same.
+  grep -q "at exit: footprint" "$work/sort.uz.err" || fail "sort: no at-exit summary"
   ;;
 xz)
   command -v xz >/dev/null || skip "xz missing"

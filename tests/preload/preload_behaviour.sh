@@ -72,6 +72,7 @@ manages_and_restores)
   require_uffd
   run_both evict UZSWAP_LIMIT=16M UZSWAP_SHOW_STATS=1 PROBE_MB=64 PROBE_RSS_MB=40
   grep -Eq 'mappings: [1-9][0-9]* managed' "$work/uz.err" || { show stderr "$work/uz.err"; fail "nothing was managed"; }
+  [ -z "$(ls -A "$work" | grep '^uzswap\.')" ] || fail "the stats file outlived the process"
   cat "$work/uz.err"
   ;;
 fork_child_sees_evicted)
