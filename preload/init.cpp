@@ -40,18 +40,25 @@ char g_options_text[4096];          // "UZSWAP_X=value" lines, for the stats exp
 
 void report_start_failure(const EngineStartResult& r) {
   const char* detail = r.message[0] != '\0' ? r.message : "no detail";
+  const char* why = nullptr;
   switch (r.error) {
-    case EngineStartError::NoUserfaultfd:
     case EngineStartError::UserModeOnly:
-      UZ_WARN("userfaultfd is not available to this process (%s); running without uzswap. An administrator "
-              "can grant it: read-write access to /dev/userfaultfd (e.g. a group, or chmod 0666) or "
-              "sysctl vm.unprivileged_userfaultfd=1",
-              detail);
-      return;
+      why = "only its user-mode form is allowed, with which system calls on evicted pages would fail";
+      break;
+    case EngineStartError::NoUserfaultfd:
+      why = "both userfaultfd(2) and /dev/userfaultfd were refused";
+      break;
     default:
       UZ_WARN("cannot start (%s); running without uzswap", detail);
       return;
   }
+  // One line of our own wording (the engine's detail only at debug level): what failed
+  // and what an administrator can grant.
+  UZ_WARN("userfaultfd is not available to this process (%s); running without uzswap. An administrator "
+          "can grant it: read-write access to /dev/userfaultfd (e.g. through a group, or chmod 0666) or "
+          "sysctl vm.unprivileged_userfaultfd=1",
+          why);
+  UZ_DEBUG("engine: %s", detail);
 }
 
 // Effective options as "UZSWAP_X=value (default)" lines into g_options_text.
