@@ -9,6 +9,7 @@
 //     --detach      with --fork: the child detaches from the export (no region of its own)
 //     --period-ms   pause between steps of the continuous workload (default 2)
 //     --seconds S   exit after S seconds (default 120)
+//     --label TEXT  ignored: only appears in the command line zsstat shows
 // Prints "ready <pid> <region path>" once per process when its region is up. SIGTERM
 // stops the export (the region file goes away) and exits 0. Exit 4: a loaded page came
 // back with wrong bytes; exit 3: the export or the pool could not start.

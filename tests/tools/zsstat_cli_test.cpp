@@ -224,6 +224,20 @@ TEST_F(Zsstat, DetachedForkChildLeavesTheParentsRegionAlone) {
   kill(child, SIGTERM);
 }
 
+TEST_F(Zsstat, HostileCommandLinesAreEscaped) {
+  std::vector<std::pair<int, std::string>> ready;
+  const std::string weird = "q\"uote\\back\nnew\x1b[2Jesc\ttab";
+  auto p = publisher({"--label", weird, "--fixed", "1"}, 1, &ready);
+  std::string pid = std::to_string(ready[0].first);
+  JsonValue doc = json_of({pid, "--json"});
+  EXPECT_NE(doc.at("command").string.find("q\"uote\\back new?[2Jesc tab"), std::string::npos)
+      << doc.at("command").string;
+  for (const std::vector<std::string>& args : {std::vector<std::string>{}, {pid}, {pid, "--classes"}}) {
+    RunResult r = zsstat(args);
+    EXPECT_EQ(r.out.find('\x1b'), std::string::npos) << "no terminal escapes from the region reach the screen";
+  }
+}
+
 TEST_F(Zsstat, AStoppedProcessIsShownAsNotPublishing) {
   std::vector<std::pair<int, std::string>> ready;
   auto p = publisher({}, 1, &ready);
