@@ -210,6 +210,21 @@ int mode_remap(size_t len) {
   return 0;
 }
 
+// Reports the first wrong word of a churn check: where, and what was there.
+size_t churn_report(const char* what, int id, const char* p, size_t len, uint64_t seed, bool zeros) {
+  size_t bad = zeros ? count_zero_words(p, len) : check(p, len, seed);
+  if (bad == 0) return 0;
+  for (size_t i = 0; i < len / 8; ++i) {
+    uint64_t want = zeros ? 0 : word(seed, i / (kPage / 8), i % (kPage / 8));
+    uint64_t got = reinterpret_cast<const uint64_t*>(p)[i];
+    if (got == want) continue;
+    fprintf(stderr, "probe: thread %d, %s: %zu wrong words, first at page %zu of %zu (want %016" PRIx64
+            ", got %016" PRIx64 ")\n", id, what, bad, i * 8 / kPage, len / kPage, want, got);
+    break;
+  }
+  return bad;
+}
+
 // One churn thread: a ring of kRing mappings of 1-2 MiB, each with its own seed. Every
 // mapping is checked once before it goes; returns the number of bad words seen.
 size_t churn_thread(int id, double seconds, size_t* cycles) {
@@ -230,23 +245,23 @@ size_t churn_thread(int id, double seconds, size_t* cycles) {
   size_t n = 0;
   for (; std::chrono::steady_clock::now() < deadline; ++n) {
     int i = static_cast<int>(n % kRing);
-    bad += check(ring[i], len[i], seed[i]);
+    bad += churn_report("check before unmap", id, ring[i], len[i], seed[i], false);
     if (n % 5 == 4) {  // grow it instead: the old bytes travel, the tail is new
       char* q = static_cast<char*>(mremap(ring[i], len[i], len[i] + kMiB, MREMAP_MAYMOVE));
       if (q == MAP_FAILED) fail("mremap in churn");
-      bad += check(q, len[i], seed[i]);
-      bad += count_zero_words(q + len[i], kMiB);
+      bad += churn_report("check after mremap", id, q, len[i], seed[i], false);
+      bad += churn_report("grown tail", id, q + len[i], kMiB, 0, true);
       if (munmap(q, len[i] + kMiB) != 0) fail("munmap in churn");
     } else if (munmap(ring[i], len[i]) != 0) {
       fail("munmap in churn");
     }
     ring[i] = map_anon(len[i]);
-    bad += count_zero_words(ring[i], len[i]);
+    bad += churn_report("fresh mapping", id, ring[i], len[i], 0, true);
     seed[i] = ++next_seed;
     fill(ring[i], len[i], seed[i]);
   }
   for (int i = 0; i < kRing; ++i) {
-    bad += check(ring[i], len[i], seed[i]);
+    bad += churn_report("final check", id, ring[i], len[i], seed[i], false);
     munmap(ring[i], len[i]);
   }
   *cycles = n;
