@@ -91,6 +91,13 @@ remap_and_unmap)
   require_uffd
   run_both remap UZSWAP_LIMIT=16M PROBE_MB=64 PROBE_RSS_MB=40
   ;;
+own_memory_not_managed)
+  require_uffd
+  # The probe maps 4 MiB once; the engine maps its own tables, staging and pool through
+  # the same mmap symbol. With every size eligible, only the probe's mapping may be managed.
+  run_both hello UZSWAP_LIMIT=1M UZSWAP_MIN_MAPPING=4K UZSWAP_SHOW_STATS=1
+  grep -q 'mappings: 1 managed (4.0 MiB)' "$work/uz.err" || { show stderr "$work/uz.err"; fail "uzswap's own memory was managed"; }
+  ;;
 mapping_churn)
   require_uffd
   # Mappings made, evicted, checked, remapped and unmapped by several threads at once
