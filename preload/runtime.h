@@ -3,10 +3,11 @@
 //
 // Data layout: one static Runtime. `engine` is the only field written after start-up.
 // States of the process (each transition made by exactly one function):
-//   Loading  --runtime_set_engine(e), constructor--> Managing   (engine != nullptr)
-//   Loading  --constructor: disabled or start failed--> PassThrough (engine == nullptr)
-//   Managing --fork child handler--> PassThrough in the child (the engine's threads did
-//            not survive the fork; the parent stays Managing)
+//   Loading  --start() in init.cpp: the engine runs--> Managing     (engine != nullptr)
+//   Loading  --start(): disabled, or the engine failed--> PassThrough (engine == nullptr)
+//   Managing --fork_child() in fork.cpp--> PassThrough in the child (the engine's threads
+//            did not survive the fork; the parent stays Managing)
+// The engine is never stopped or freed while the process runs (see init.cpp for exit).
 // Every interposed call that sees engine == nullptr passes straight through, so calls made
 // before the constructor ran (other libraries' constructors) are never managed.
 // Lock order: fork_lock (fork.cpp) is taken around manage/unmanage calls; the engine's own
