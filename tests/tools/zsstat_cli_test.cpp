@@ -112,10 +112,21 @@ TEST_F(Zsstat, FiguresMoveAsTheProcessWorks) {
   std::vector<std::pair<int, std::string>> ready;
   auto p = publisher({"--period-ms", "1"}, 1, &ready);
   std::string pid = std::to_string(ready[0].first);
+  // Gauges are published 4 times a second: wait for the first publish with pages in it
+  // (a loaded machine may delay it), then for the next one.
+  auto poll = [&](auto done) {
+    JsonValue doc;
+    for (int i = 0; i < 100; ++i) {
+      doc = json_of({pid, "--json"});
+      if (done(doc)) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return doc;
+  };
+  JsonValue first = poll([](const JsonValue& d) { return d.at("summary").at("stored_pages").number > 0; });
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  JsonValue first = json_of({pid, "--json"});
-  std::this_thread::sleep_for(std::chrono::milliseconds(800));
-  JsonValue second = json_of({pid, "--json"});
+  double first_publish = first.at("publish_count").number;
+  JsonValue second = poll([&](const JsonValue& d) { return d.at("publish_count").number > first_publish; });
   EXPECT_GT(first.at("summary").at("stored_pages").number, 0);
   EXPECT_GT(second.at("counters").at("pool_alloc").number, first.at("counters").at("pool_alloc").number);
   EXPECT_GT(second.at("histograms").at("fault_pool").at("count").number,
