@@ -99,6 +99,7 @@ void write_frame_locked() {
   auto* values = reinterpret_cast<uint64_t*>(sec + stats::kGaugeValuesOffset);
   for (size_t i = 0; i < stats::kNumGauges; ++i) store_word(&values[i], g.frame.value[i]);
   uint64_t* rows = values + stats::kNumGauges;
+  if (g.frame.num_classes > stats::kMaxClasses) g.frame.num_classes = stats::kMaxClasses;
   for (size_t r = 0; r < g.frame.num_classes; ++r)
     for (size_t c = 0; c < stats::kNumClassColumns; ++c)
       store_word(&rows[r * stats::kNumClassColumns + c], g.frame.classes[r][c]);
