@@ -115,6 +115,17 @@ class EngineCore final : public Engine, public policy::Mechanics {
   void apply_remove(uintptr_t start, uintptr_t end);
   void apply_remap(uintptr_t from, uintptr_t to, size_t len);
   void retarget_slot(Entry v, Owner new_owner);
+  void expect_unmap(uintptr_t start, uintptr_t end);
+  bool consume_expected_unmap(uintptr_t start, uintptr_t end);
+  // Sources of applied REMAPs whose UNMAP event is still to come (map_lock exclusive).
+  struct ExpectedUnmap {
+    uintptr_t start = 0, end = 0;
+    uint64_t expires_ns = 0;
+  };
+  static constexpr size_t kExpectSlots = 16;
+  static constexpr uint64_t kExpectMs = 100;
+  ExpectedUnmap expected_[kExpectSlots];
+  uint64_t mm_epoch_ = 0;  // bumped by every applied UNMAP/REMOVE/REMAP (map_lock exclusive)
 
   // evict.cpp
   enum class StageResult : uint8_t { Staged, Skipped, NoSlot, Busy };

@@ -124,6 +124,10 @@ bool EngineCore::manage(void* addr, size_t len) {
     return false;
   LockGuard<SpinLock> rm(read_mutex_);
   map_lock_.lock_exclusive();
+  // The program just got [start, start+len) from mmap: whatever we still hold there is
+  // the remains of a mapping whose munmap event we have not read yet.
+  ranges_.cut(start, start + len, [this](Entry v, Owner o) { drop_entry(v, o); },
+              [this](Entry v, Owner o) { retarget_slot(v, o); });
   bool ok = ranges_.add(start, len / kPageSize) != nullptr;
   if (ok && uffd_.register_range(start, len, !move_mode_) != 0) {
     ranges_.cut(start, start + len, [](Entry, Owner) {}, [](Entry, Owner) {});

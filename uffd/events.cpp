@@ -3,8 +3,8 @@
 // Called by the handler that read the event, with read_mutex held and map_lock
 // exclusive (fault_handler.cpp): no resolution, eviction step or compression finish is
 // in flight, so the only transient states that can exist are those whose owner works
-// without map_lock: Compressing (the compressor) and EvictingZap (the fallback evictor
-// in madvise). Those owners find their page again through the staging slot's owner
+// without map_lock: Compressing (the compressor), and in the fallback Evicting (copying)
+// and EvictingZap (in madvise). Those owners find their page again through the staging slot's owner
 // record, which we orphan (drop) or retarget (carry) here.
 //
 // Semantics:
@@ -15,6 +15,13 @@
 //   REMAP (mremap moved the mapping): entries move to the new address; the moved VMA
 //     keeps its registration. Faults at the new address read before this event get EAGAIN
 //     from the kernel until it has been read (fault_resolve.cpp).
+//     The kernel sends the source's UNMAP only after our read of the REMAP, when the
+//     mmap lock is long released: another thread may already have mapped the freed
+//     source addresses and mremapped its own managed pages there (its REMAP read before
+//     that UNMAP). Applying the late UNMAP would then drop the newcomer's entries. So a
+//     REMAP records its source as an expected unmap, and an UNMAP lying inside a recorded
+//     source is consumed as already applied. Records live kExpectMs: the source UNMAP
+//     follows the REMAP within microseconds; MREMAP_DONTUNMAP sends none.
 #include <linux/userfaultfd.h>
 
 #include "common/counters.h"
@@ -48,10 +55,10 @@ void EngineCore::drop_entry(Entry v, Owner owner) {
       break;
     case PageState::Compressing:
     case PageState::EvictingZap:
+    case PageState::Evicting:  // fallback only: its copy runs without map_lock
       // The owner finishes without us: an orphaned slot tells it the page is gone.
       staging_.set_owner(static_cast<uint32_t>(entry_payload(v)), kNoOwner);
       break;
-    case PageState::Evicting:
     case PageState::Loading:
       UZ_ERROR("mm event found a page in state %d under map_lock exclusive", static_cast<int>(entry_state(v)));
       return;
@@ -81,7 +88,33 @@ void EngineCore::apply_remove(uintptr_t start, uintptr_t end) {
   }
 }
 
+void EngineCore::expect_unmap(uintptr_t start, uintptr_t end) {
+  const uint64_t now = now_ns();
+  size_t victim = 0;
+  for (size_t i = 0; i < kExpectSlots; ++i) {
+    if (expected_[i].expires_ns < now) {
+      victim = i;
+      break;
+    }
+    if (expected_[i].expires_ns < expected_[victim].expires_ns) victim = i;
+  }
+  expected_[victim] = ExpectedUnmap{start, end, now + kExpectMs * 1000000ull};
+}
+
+bool EngineCore::consume_expected_unmap(uintptr_t start, uintptr_t end) {
+  const uint64_t now = now_ns();
+  for (size_t i = 0; i < kExpectSlots; ++i) {
+    ExpectedUnmap& x = expected_[i];
+    if (x.expires_ns >= now && start >= x.start && end <= x.end) {
+      x.expires_ns = 0;
+      return true;
+    }
+  }
+  return false;
+}
+
 void EngineCore::apply_remap(uintptr_t from, uintptr_t to, size_t len) {
+  expect_unmap(from, from + len);
   auto drop = [this](Entry v, Owner o) { drop_entry(v, o); };
   auto retarget = [this](Entry v, Owner o) { retarget_slot(v, o); };
   // Whatever we still manage at the destination was unmapped by mremap.
@@ -115,6 +148,7 @@ void EngineCore::apply_remap(uintptr_t from, uintptr_t to, size_t len) {
 }
 
 void EngineCore::apply_event(const uffd_msg& m) {
+  ++mm_epoch_;
   switch (m.event) {
     case UFFD_EVENT_REMOVE:
       if (staging_.contains(m.arg.remove.start)) {
@@ -125,6 +159,10 @@ void EngineCore::apply_event(const uffd_msg& m) {
       UZ_COUNT(event_remove);
       return;
     case UFFD_EVENT_UNMAP:
+      if (consume_expected_unmap(m.arg.remove.start, m.arg.remove.end)) {
+        UZ_COUNT(event_unmap_after_remap);
+        return;
+      }
       ranges_.cut(m.arg.remove.start, m.arg.remove.end,
                   [this](Entry v, Owner o) { drop_entry(v, o); },
                   [this](Entry v, Owner o) { retarget_slot(v, o); });

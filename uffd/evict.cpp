@@ -7,7 +7,10 @@
 //   The MOVE is atomic against writers: a writer either wrote before (its data moves)
 //   or faults after (and waits for Staged, then gets the page back by MOVE).
 // Staging, fallback (stage_one_copy; no UFFDIO_MOVE, or force_copy_evict):
-//   under map_lock shared: claim -> Evicting(slot); write-protect; copy page -> slot;
+//   under map_lock shared: claim -> Evicting(slot); write-protect; note the mm epoch.
+//   without map_lock: copy page -> slot (process_vm_readv: may fault, never crashes).
+//   under map_lock shared: keep the copy only if no mm event was applied (epoch) or is
+//   pending (write-protect probe not EAGAIN) and the page did not move; then
 //   Evicting -> EvictingZap|SelfZap. A writer meanwhile takes a write-protect fault and
 //   cancels the eviction (resolve_wp: Evicting -> Absent, protection removed): our CAS
 //   fails and we discard the copy. No write can land between the copy and the zap: the
@@ -27,7 +30,9 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/counters.h"
 #include "common/log.h"
@@ -43,6 +48,13 @@ bool same_filled(const uint8_t* page, uint32_t* pattern) {
     if (w[i] != first) return false;
   *pattern = first;
   return true;
+}
+
+// Reads one page of our own address space, failing (not faulting) if it is gone.
+bool copy_from_program(uintptr_t page, uintptr_t dst) {
+  iovec local = {reinterpret_cast<void*>(dst), kPageSize};
+  iovec remote = {reinterpret_cast<void*>(page), kPageSize};
+  return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == static_cast<ssize_t>(kPageSize);
 }
 
 }  // namespace
@@ -175,6 +187,8 @@ EngineCore::StageResult EngineCore::stage_one_move(uintptr_t page) {
 
 EngineCore::StageResult EngineCore::stage_one_copy(uintptr_t page) {
   uint32_t slot;
+  uint64_t epoch;
+  // Phase 1 (map_lock shared): claim, write-protect, note the mm epoch.
   {
     SharedGuard g(map_lock_);
     Range* r = ranges_.find(page);
@@ -187,8 +201,7 @@ EngineCore::StageResult EngineCore::stage_one_copy(uintptr_t page) {
       UZ_COUNT(evict_no_slot);
       return StageResult::NoSlot;
     }
-    const Entry evicting = make_entry(PageState::Evicting, slot);
-    if (!e.compare_exchange_strong(v, evicting, std::memory_order_acq_rel)) {
+    if (!e.compare_exchange_strong(v, make_entry(PageState::Evicting, slot), std::memory_order_acq_rel)) {
       staging_.release_clean(slot);
       return StageResult::Skipped;
     }
@@ -197,17 +210,42 @@ EngineCore::StageResult EngineCore::stage_one_copy(uintptr_t page) {
       staging_.release_clean(slot);
       return StageResult::Skipped;
     }
-    // The page is present (picked by the pagemap scan and still Absent under map_lock:
-    // a DONTNEED would have made it Zapping first), so this read does not fault.
-    memcpy(reinterpret_cast<void*>(staging_.addr(slot)), reinterpret_cast<void*>(page), kPageSize);
-    Entry expect = evicting;
+    epoch = mm_epoch_;
+  }
+  // Copy without map_lock: process_vm_readv fails instead of crashing if the program
+  // unmapped the page meanwhile, and if the address now holds some other registered
+  // page that is missing, the fault it takes is served by a handler (we hold nothing a
+  // handler needs).
+  bool copied = copy_from_program(page, staging_.addr(slot));
+  // Phase 2 (map_lock shared): the copy counts only if no mm change happened since
+  // phase 1: none applied (epoch) and none pending (the kernel answers EAGAIN to the
+  // write-protect probe while an event is unread).
+  {
+    SharedGuard g(map_lock_);
+    size_t idx;
+    Range* r = ranges_.resolve(staging_.owner(slot), &idx);
+    if (r == nullptr) {  // dropped by an event
+      staging_.release_dirty(slot);
+      return StageResult::Skipped;
+    }
+    AtomicEntry& e = r->entries[idx];
+    const uintptr_t now_at = r->addr_of(idx);
+    const bool stable = copied && mm_epoch_ == epoch && now_at == page &&
+                        uffd_.writeprotect(page, kPageSize, true, false) == 0;
+    Entry expect = make_entry(PageState::Evicting, slot);
+    if (!stable) {
+      if (e.compare_exchange_strong(expect, make_entry(PageState::Absent), std::memory_order_acq_rel))
+        uffd_.writeprotect(now_at, kPageSize, false, true);
+      staging_.release_dirty(slot);
+      return StageResult::Skipped;
+    }
     if (!e.compare_exchange_strong(expect, make_entry(PageState::EvictingZap, slot, kFlagSelfZap),
                                    std::memory_order_acq_rel)) {
       staging_.release_dirty(slot);  // a writer cancelled us (resolve_wp)
       return StageResult::Skipped;
     }
   }
-  // Zap without map_lock: the REMOVE event must be read by a handler first.
+  // Phase 3: zap without map_lock: the REMOVE event must be read by a handler first.
   int mrc = madvise(reinterpret_cast<void*>(page), kPageSize, MADV_DONTNEED);
   SharedGuard g(map_lock_);
   size_t idx;
@@ -226,7 +264,8 @@ EngineCore::StageResult EngineCore::stage_one_copy(uintptr_t page) {
   }
   cur = zapped | kFlagSelfZap;
   if (e.compare_exchange_strong(cur, make_entry(PageState::Absent), std::memory_order_acq_rel)) {
-    // madvise failed (no event was sent): the page is still there, write-protected.
+    // madvise failed or the page moved (no event of ours was applied): it is still
+    // there, write-protected.
     uffd_.writeprotect(r->addr_of(idx), kPageSize, false, true);
     staging_.release_dirty(slot);
     return StageResult::Skipped;

@@ -69,6 +69,10 @@ Resolve EngineCore::resolve_missing(uintptr_t page, Scratch& s) {
     case PageState::Zapping:
       return resolve_zero_run(r, page, s);
     case PageState::Evicting:
+      // MOVE mode: the evictor holds map_lock across one ioctl: wait. Fallback: it copies
+      // without map_lock (maybe faulting itself): never wait for it.
+      if (!move_mode_) return Resolve::Deferred;
+      return wait_for_change(e, v) ? Resolve::Retry : Resolve::Deferred;
     case PageState::Loading:
       return wait_for_change(e, v) ? Resolve::Retry : Resolve::Deferred;
     case PageState::EvictingZap:

@@ -15,9 +15,11 @@
 //                it after our read of the event. Resolves like Absent; never evicted
 //                (an eviction between our read and the zap would stage pre-zap data).
 //                A missing fault proves the zap happened: -> Absent.
-//   Evicting     transient, owner = the evictor (holds MapLock shared throughout):
-//                MOVE mode: page being moved to its staging slot;
-//                fallback : page write-protected and being copied to its slot.
+//   Evicting     transient, owner = the evictor:
+//                MOVE mode: page being moved to its staging slot (MapLock shared held
+//                           across the one ioctl);
+//                fallback : page write-protected and being copied to its slot (the copy
+//                           runs without MapLock; an mm event may orphan the slot).
 //   EvictingZap  transient, fallback only, owner = the evictor (MapLock NOT held: it is
 //                in MADV_DONTNEED, which waits for a handler to read the REMOVE event).
 //                Flag kSelfZap: our own REMOVE event has not been seen yet.
