@@ -281,7 +281,16 @@ Resolve EngineCore::resolve_wp(uintptr_t page, Scratch& s) {
         UZ_COUNT(evict_cancelled);
         break;
       case PageState::EvictingZap:
-        return Resolve::Deferred;  // copy taken, zap under way: refault as a missing fault
+        if (v & kFlagSelfZap) return Resolve::Deferred;  // zap under way: refault as missing
+        // Our zap was seen yet the page is still mapped here: the zap went to another
+        // address (the page was moved meanwhile). Cancel: the page stays resident, and
+        // the orphaned slot tells the evictor to discard its copy.
+        if (!e.compare_exchange_strong(v, make_entry(PageState::Absent, 0, kFlagHot),
+                                       std::memory_order_acq_rel))
+          return Resolve::Retry;
+        staging_.set_owner(static_cast<uint32_t>(entry_payload(v)), kNoOwner);
+        UZ_COUNT(evict_cancelled);
+        break;
       case PageState::Loading:
         return wait_for_change(e, v) ? Resolve::Retry : Resolve::Deferred;
       default:
