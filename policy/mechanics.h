@@ -30,6 +30,8 @@ class Mechanics {
   virtual size_t compress_staged(uint64_t min_age_ns, size_t max_pages) = 0;
   // Returns staging slots that hold unneeded pages to the OS. Returns slots freed.
   virtual size_t release_staging() = 0;
+  // Staging pages waiting for release_staging().
+  virtual size_t staging_dirty_pages() = 0;
   virtual Footprint measure() = 0;
   virtual size_t staged_pages() = 0;
   virtual size_t managed_pages() = 0;

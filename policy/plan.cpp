@@ -26,7 +26,8 @@ TickPlan plan_tick(const PolicyConfig& c, const TickInputs& in) {
     size_t need = excess_pages > in.staged_pages ? excess_pages - in.staged_pages : 0;
     p.stage_pages = std::min({need, room, c.max_stage_per_tick});
     p.compress_min_age_ns = seconds_to_ns(c.stage_seconds);
-    p.compress_pages = in.staged_pages;
+    // Pages staged during this tick may come of age before the next one.
+    p.compress_pages = in.staged_pages + p.stage_pages;
   }
   if (c.cold_age_seconds > 0) {
     size_t resident_pages = static_cast<size_t>(f.resident / kPage);

@@ -8,6 +8,7 @@ namespace uzswap::policy {
 namespace {
 
 constexpr size_t kBatch = 32;
+constexpr size_t kZapBatch = 1024;
 
 class SystemClock final : public Clock {
  public:
@@ -110,7 +111,8 @@ size_t Reclaimer::run_once() {
     done += s;
     if (s == 0) stage_budget_.store(0, std::memory_order_relaxed);  // no candidates left
   }
-  done += mech_->release_staging();
+  // Returning staging pages to the OS costs a few system calls per run: batch them.
+  if (done == 0 || mech_->staging_dirty_pages() >= kZapBatch) done += mech_->release_staging();
   return done;
 }
 

@@ -83,6 +83,7 @@ class EngineCore final : public Engine, public policy::Mechanics {
   size_t stage_cold(size_t max_pages) override;
   size_t compress_staged(uint64_t min_age_ns, size_t max_pages) override;
   size_t release_staging() override { return staging_.zap_dirty(); }
+  size_t staging_dirty_pages() override { return staging_.dirty(); }
   policy::Footprint measure() override;
   size_t staged_pages() override { return staging_.in_use(); }
   size_t managed_pages() override;
