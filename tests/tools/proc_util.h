@@ -125,7 +125,7 @@ class Background {
   pid_t pid() const { return pid_; }
 
   // The next line of output within timeout_ms, or "" on timeout/EOF.
-  std::string read_line(int timeout_ms = 10000) {
+  std::string read_line(int timeout_ms = 60000) {  // generous: ctest -j runs stress suites beside us
     for (;;) {
       size_t nl = buf_.find('\n');
       if (nl != std::string::npos) {
