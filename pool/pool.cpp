@@ -87,8 +87,9 @@ bool PoolImpl::init(const PoolConfig& config) {
 }
 
 PoolImpl::~PoolImpl() {
-  // Give every backing page back, so that an injected provider is left empty.
-  if (!provider_) return;
+  // Give every backing page back, so that an injected provider is left empty. An owned
+  // provider unmaps its whole reservation when it goes, one call instead of one a page.
+  if (!provider_ || owned_provider_) return;
   for (uint32_t zi = 1; zi < zspages_.high_water(); ++zi) {
     Zspage& zs = zspages_.at(zi);
     if (zs.state() != ZspageState::Live) continue;

@@ -11,7 +11,8 @@
 //
 // Memory: backing pages and all metadata come from the PageProvider (memory the pool
 // reserves for itself with mmap and never hands to userfaultfd). The pool never calls
-// malloc after construction, so it may serve a fault handler.
+// malloc after construction, so it may serve a fault handler. pool_owns_address() in
+// pool/os_memory.h tells whether an address lies in memory the pool mapped.
 #pragma once
 
 #include <cstddef>

@@ -101,3 +101,35 @@ TEST(PageProvider, ExhaustedReservationFailsCleanly) {
 
 }  // namespace
 }  // namespace uzswap::pool
+
+namespace uzswap::pool {
+namespace {
+
+TEST(OsMemory, PoolMappingsAreKnownUntilUnmapped) {
+  void* p = os_map(1 << 20, true);
+  ASSERT_NE(p, nullptr);
+  EXPECT_TRUE(pool_owns_address(p));
+  EXPECT_TRUE(pool_owns_address(static_cast<char*>(p) + (1 << 20) - 1));
+  EXPECT_FALSE(pool_owns_address(static_cast<char*>(p) + (1 << 20)));
+  os_unmap(p, 1 << 20);
+  EXPECT_FALSE(pool_owns_address(p));
+  int local = 0;
+  EXPECT_FALSE(pool_owns_address(&local));
+}
+
+TEST(OsMemory, APoolsMemoryIsItsOwnAndGoesWithIt) {
+  void* page = nullptr;
+  {
+    auto pool = Pool::create({});
+    ASSERT_TRUE(pool);
+    Handle h = pool->alloc(100);
+    void* obj = pool->map(h, MapMode::ReadOnly);
+    EXPECT_TRUE(pool_owns_address(obj));
+    pool->unmap(h);
+    pool->walk_backing_pages([&](void* p) { page = p; });
+  }
+  EXPECT_FALSE(pool_owns_address(page));
+}
+
+}  // namespace
+}  // namespace uzswap::pool
