@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Sets up, builds (release) and runs uzswap's benchmarks; the figures recorded in
+# docs/benchmarks.md come from these programs. Run on a quiet machine: the figures are
+# wall-clock latencies and throughputs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j "$(nproc)"
+
+echo "== pool: alloc/free, map/unmap, migration on/off, compaction on real compressed sizes"
+build/bench/pool/pool_bench --benchmark_min_time=0.1 --benchmark_repetitions=5 \
+  --benchmark_enable_random_interleaving=true --benchmark_report_aggregates_only=true
+
+echo "== fault engine: fault latency by kind, eviction throughput"
+build/bench/uffd/uffd_fault_bench
