@@ -124,7 +124,7 @@ class EngineCore final : public Engine, public policy::Mechanics {
     uint64_t expires_ns = 0;
   };
   static constexpr size_t kExpectSlots = 16;
-  static constexpr uint64_t kExpectMs = 100;
+  static constexpr uint64_t kExpectMs = 1000;
   ExpectedUnmap expected_[kExpectSlots];
   uint64_t mm_epoch_ = 0;  // bumped by every applied UNMAP/REMOVE/REMAP (map_lock exclusive)
 

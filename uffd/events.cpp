@@ -20,8 +20,11 @@
 //     source addresses and mremapped its own managed pages there (its REMAP read before
 //     that UNMAP). Applying the late UNMAP would then drop the newcomer's entries. So a
 //     REMAP records its source as an expected unmap, and an UNMAP lying inside a recorded
-//     source is consumed as already applied. Records live kExpectMs: the source UNMAP
-//     follows the REMAP within microseconds; MREMAP_DONTUNMAP sends none.
+//     source is consumed as already applied. Records live kExpectMs (1 s): the source
+//     UNMAP normally follows the REMAP within microseconds, but a loaded handler may read
+//     it much later; MREMAP_DONTUNMAP sends none, so a stale record could swallow a real
+//     munmap of that exact source within the second (its entries then stay until the
+//     next manage()/mremap of those addresses drops them).
 #include <linux/userfaultfd.h>
 
 #include "common/counters.h"
