@@ -137,6 +137,15 @@ void exit_stats_keep_stderr() {
   if (fd >= 0) g_out_fd = fd;
 }
 
+void exit_stats_line(const char* fmt, ...) {
+  char text[900];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(text, sizeof text, fmt, ap);
+  va_end(ap);
+  line("%s", text);
+}
+
 void print_exit_stats(Engine* engine) {
   int saved = errno;
   print_engine(engine->stats());

@@ -14,5 +14,7 @@ void exit_stats_keep_stderr();
 // non-zero counter, a few lines prefixed "uzswap[pid]: ", straight to that stderr (not
 // through the rate-capped log: the user asked for all of it).
 void print_exit_stats(Engine* engine);
+// One more line of the summary, same prefix and destination (the coverage line, init.cpp).
+void exit_stats_line(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 
 }  // namespace uzswap::preload

@@ -28,6 +28,7 @@
 #include "common/log.h"
 #include "preload/interpose.h"
 #include "preload/lifecycle.h"
+#include "preload/own_memory.h"
 #include "preload/real_calls.h"
 #include "preload/runtime.h"
 
@@ -155,6 +156,7 @@ bool fork_install() {
   void* mem = real_mmap(nullptr, kSnapshotCapacity * sizeof(Range), PROT_READ | PROT_WRITE,
                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (mem == MAP_FAILED) return false;
+  own_memory_note_mmap(mem, kSnapshotCapacity * sizeof(Range));  // never managed by the coverage scan
   g_snapshot = static_cast<Range*>(mem);
   return pthread_atfork(fork_prepare, fork_parent, fork_child) == 0;
 }

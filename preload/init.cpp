@@ -3,10 +3,12 @@
 //
 // Constructor, in order: resolve the wrapped calls; read the options (once, from
 // environ); if UZSWAP_DISABLE, stop here (pass-through, silent); locate our own image
-// (its mmap calls are never managed); install the fork handlers; start the stats export
+// (its mmap calls are never managed, and its memory is listed in own_memory.h); install
+// the fork handlers; start the stats export
 // (before any uzswap thread exists: the counters move into its region); start the engine.
 // If the engine cannot start, print exactly one line saying why and what an administrator
-// can grant, and let the program run untouched. Nothing here throws, aborts or writes to
+// can grant, and let the program run untouched. Once it runs, the coverage scan
+// (coverage.h) manages the anonymous memory that no interposed mmap showed us. Nothing here throws, aborts or writes to
 // stdout.
 //
 // Destructor (exit): the at-exit summary if asked, then the stats file is removed. The
@@ -20,10 +22,13 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "preload/coverage.h"
 #include "preload/exit_stats.h"
 #include "preload/fork_guard.h"
 #include "preload/lifecycle.h"
+#include "preload/locked.h"
 #include "preload/options.h"
+#include "preload/own_memory.h"
 #include "preload/real_calls.h"
 #include "preload/runtime.h"
 #include "preload/stats_export.h"
@@ -92,6 +97,22 @@ void start_stats_export(const Options& o) {
   if (g_stats_running) stats_export_set_options(g_options_text);
 }
 
+// The coverage line of the at-exit summary (on the same stderr duplicate).
+void print_coverage(Engine* engine) {
+  if (!runtime().options.coverage) return;
+  CoverageFigures running = coverage_figures();  // the scan thread's last measurement
+  uint64_t at_exit = coverage_measure(engine);
+  exit_stats_line("coverage %llu.%llu%% of the program's anonymous RSS while running (RssAnon %llu KiB), "
+                  "%llu.%llu%% at exit; scans %llu, ranges %llu (%llu KiB) managed by the scan, %llu refused",
+                  static_cast<unsigned long long>(running.ratio_permille / 10),
+                  static_cast<unsigned long long>(running.ratio_permille % 10),
+                  static_cast<unsigned long long>(running.anon_rss_bytes >> 10),
+                  static_cast<unsigned long long>(at_exit / 10), static_cast<unsigned long long>(at_exit % 10),
+                  static_cast<unsigned long long>(running.scans), static_cast<unsigned long long>(running.ranges_managed),
+                  static_cast<unsigned long long>(running.bytes_managed >> 10),
+                  static_cast<unsigned long long>(running.manage_refused));
+}
+
 void stop_stats_export() {
   if (!g_stats_running) return;
   stats_export_set_engine(nullptr);
@@ -107,6 +128,11 @@ void start() {
   if (rt.options.disable) return;
   rt.owner_pid = static_cast<int>(getpid());
   runtime_locate_self();
+  if (!own_memory_init() || !locked_init()) {
+    UZ_WARN("cannot reserve memory for uzswap's range lists; running without uzswap");
+    return;
+  }
+  for (RangeSet* set : {&own_ranges(), &locked_ranges()}) own_ranges().add(set->storage().begin, set->storage().end);
   format_effective_options(rt.options);
   if (log_level() >= LogLevel::Info) log_effective_options();
   if (!fork_install()) {
@@ -124,6 +150,7 @@ void start() {
   if (rt.options.show_stats) exit_stats_keep_stderr();
   if (g_stats_running) stats_export_set_engine(engine);
   rt.engine.store(engine, std::memory_order_release);
+  coverage_start(engine);
   UZ_INFO("started: managing anonymous private mappings of at least %llu bytes",
           static_cast<unsigned long long>(rt.options.min_mapping));
 }
@@ -131,7 +158,10 @@ void start() {
 void finish() {
   Engine* engine = active_engine();
   if (engine == nullptr || runtime().owner_pid != static_cast<int>(getpid())) return;
-  if (runtime().options.show_stats) print_exit_stats(engine);
+  if (runtime().options.show_stats) {
+    print_exit_stats(engine);
+    print_coverage(engine);
+  }
   stop_stats_export();
 }
 

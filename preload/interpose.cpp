@@ -24,6 +24,8 @@
 #include <sys/mman.h>
 
 #include "preload/eligibility.h"
+#include "preload/locked.h"
+#include "preload/own_memory.h"
 #include "preload/fork_guard.h"
 #include "preload/real_calls.h"
 #include "preload/runtime.h"
@@ -70,11 +72,21 @@ void manage(Engine* e, void* addr, size_t len) {
   }
 }
 
+// uzswap's own mmap: its memory joins own_ranges() so the coverage scan never manages it.
+void* own_mmap(void* addr, size_t len, int prot, int flags, int fd, off_t offset) {
+  void* p = real_mmap(addr, len, prot, flags, fd, offset);
+  if (p != MAP_FAILED) own_memory_note_mmap(p, len);
+  return p;
+}
+
 void* interposed_mmap(void* addr, size_t len, int prot, int flags, int fd, off_t offset, const void* ret) {
+  if (called_from_self(ret)) return own_mmap(addr, len, prot, flags, fd, offset);
   Engine* e = engine_for(ret);
   if (e == nullptr) return real_mmap(addr, len, prot, flags, fd, offset);
   bool replaces = (flags & MAP_FIXED) && !(flags & MAP_FIXED_NOREPLACE) && page_aligned(addr) && len > 0;
-  bool eligible = classify_mapping(len, prot, flags, fd, runtime().options.min_mapping) == MappingVerdict::Manage;
+  // After mlockall(MCL_FUTURE) new mappings are locked by the kernel: never managed (locked.h).
+  bool eligible = classify_mapping(len, prot, flags, fd, runtime().options.min_mapping) == MappingVerdict::Manage &&
+                  !all_locked();
   if (!eligible && !(replaces && may_hold_managed(e, addr, len))) return real_mmap(addr, len, prot, flags, fd, offset);
 
   ForkGuard guard;
@@ -91,6 +103,11 @@ void* interposed_mmap(void* addr, size_t len, int prot, int flags, int fd, off_t
 }
 
 int interposed_munmap(void* addr, size_t len, const void* ret) {
+  if (called_from_self(ret)) {
+    int r = real_munmap(addr, len);
+    if (r == 0) own_memory_note_munmap(addr, len);
+    return r;
+  }
   Engine* e = engine_for(ret);
   if (e == nullptr || len == 0 || !page_aligned(addr) || !may_hold_managed(e, addr, len))
     return real_munmap(addr, len);

@@ -2,6 +2,7 @@
 // ClassStats field by field onto the gauges of stats_gauges.def.
 #include "preload/stats_gauges.h"
 
+#include <atomic>
 #include <cstring>
 
 #include "pool/pool.h"
@@ -59,6 +60,11 @@ void gauges_from_pool(pool::Pool* pool, GaugeFrame* f) {
   f->num_classes = static_cast<uint32_t>(n);
 }
 
+// Written by the coverage scan (preload/coverage.cpp), which is not part of the core.
+std::atomic<uint64_t> g_coverage_permille{0};
+
+void gauges_set_coverage_permille(uint64_t permille) { g_coverage_permille.store(permille, std::memory_order_relaxed); }
+
 void gauges_from_engine(Engine* engine, GaugeFrame* f) {
   gauges_clear(f);
   EngineStats es = engine->stats();
@@ -76,6 +82,7 @@ void gauges_from_engine(Engine* engine, GaugeFrame* f) {
   f->set(Gauge::limit_bytes, es.limit_bytes);
   f->set(Gauge::over_limit_unreachable, es.over_limit_unreachable ? 1 : 0);
   if (pool::Pool* pool = engine->pool()) gauges_from_pool(pool, f);
+  f->set(Gauge::coverage_permille, g_coverage_permille.load(std::memory_order_relaxed));
 }
 
 }  // namespace uzswap::stats

@@ -61,6 +61,8 @@ struct GaugeFrame {
 // with its own frame; nothing allocated.
 void gauges_clear(GaugeFrame* frame);
 void gauges_from_engine(Engine* engine, GaugeFrame* frame);
+// The coverage ratio for the coverage_permille gauge (set by preload/coverage.cpp).
+void gauges_set_coverage_permille(uint64_t permille);
 void gauges_from_pool(pool::Pool* pool, GaugeFrame* frame);
 
 }  // namespace uzswap::stats

@@ -39,6 +39,17 @@ run() {
   grep "^uzswap" "$work/$name.uz.err" | sed "s/^/  [$name] /"
 }
 
+# exercised NAME: the processes of NAME under uzswap managed memory found by the coverage
+# scan (glibc's heap and internal mappings) and evicted pages: uzswap really worked there.
+exercised() {
+  local name=$1 kib evicted
+  kib=$(grep -o 'ranges [0-9]* ([0-9]* KiB) managed by the scan' "$work/$name.uz.err" | tr -d '(' | awk '{s += $3} END {print s + 0}')
+  evicted=$(grep -o 'evict_\(staged\|fallback\)=[0-9]*' "$work/$name.uz.err" | cut -d= -f2 | awk '{s += $1} END {print s + 0}')
+  echo "  [$name] the coverage scan managed ${kib} KiB; ${evicted} pages evicted"
+  [ "$kib" -gt 0 ] || fail "$name: the coverage scan managed nothing"
+  [ "$evicted" -gt 0 ] || fail "$name: no page was evicted"
+}
+
 case $case_name in
 python | python_copy)
   command -v /usr/bin/python3 >/dev/null || skip "python3 missing"
@@ -76,6 +87,7 @@ SELECT item % 10, avg(qty), count(*) FROM orders GROUP BY item % 10 ORDER BY 1;
 SELECT sum(length(note)) FROM orders WHERE customer BETWEEN 'customer-01000' AND 'customer-02000';
 SQL
   run sqlite3 sh -c "rm -f '$work/db' && sqlite3 '$work/db' < '$work/build.sql'"
+  exercised sqlite3
   ;;
 sort)
   command -v sort >/dev/null || skip "sort missing"
@@ -83,11 +95,13 @@ sort)
   run sort sort -S 256M --parallel=2 -k1,1 -k3 "$work/input"
   # sort closes its stderr in an exit handler; the summary must get out all the same.
   grep -q "at exit: footprint" "$work/sort.uz.err" || fail "sort: no at-exit summary"
+  exercised sort
   ;;
 xz)
   command -v xz >/dev/null || skip "xz missing"
   awk 'BEGIN { for (i = 0; i < 600000; i++) printf "%d,%s,%d,%s\n", i, "record", (i * 7919) % 100003, "text text text" }' >"$work/input"
   run xz sh -c "xz -T2 -3 -c '$work/input' | tee '$work/compressed.xz' | sha256sum && xz -T2 -d -c '$work/compressed.xz' | sha256sum"
+  exercised xz
   ;;
 *)
   fail "unknown case"
