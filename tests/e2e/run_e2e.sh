@@ -8,6 +8,7 @@
 #   sqlite3  a ~300 MB table in a database file with a 400 MB page cache, built and queried
 #   sort     sort(1) of a ~200 MB file with a 256 MB buffer
 #   xz       xz -T2 compressing and decompressing a ~20 MB file
+#   redis    redis-server (Debian's, jemalloc) with ~190 MB of keys: values and DEBUG DIGEST
 set -uo pipefail
 case_name=$1 lib=$2
 here=$(cd "$(dirname "$0")" && pwd)
@@ -102,6 +103,40 @@ xz)
   awk 'BEGIN { for (i = 0; i < 600000; i++) printf "%d,%s,%d,%s\n", i, "record", (i * 7919) % 100003, "text text text" }' >"$work/input"
   run xz sh -c "xz -T2 -3 -c '$work/input' | tee '$work/compressed.xz' | sha256sum && xz -T2 -d -c '$work/compressed.xz' | sha256sum"
   exercised xz
+  ;;
+redis)
+  command -v redis-server >/dev/null && command -v redis-cli >/dev/null || skip "redis-server missing"
+  # redis_session NAME [ENV...]: a server on a free port, 1M keys, a few values and the
+  # digest into NAME.*.out, then SHUTDOWN NOSAVE (the at-exit summary runs).
+  redis_session() {
+    local name=$1; shift
+    local port
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    env "$@" redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --enable-debug-command yes \
+      --dir "$work" >"$work/$name.log" 2>"$work/$name.err" &
+    local pid=$!
+    for _ in $(seq 100); do redis-cli -p "$port" PING >/dev/null 2>&1 && break; sleep 0.1; done
+    {
+      redis-cli -p "$port" DEBUG POPULATE 1000000 key 100
+      sleep 3  # under uzswap: the limit makes the reclaim evict most of it
+      for k in 0 1 4242 99999 500000 999999; do redis-cli -p "$port" GET "key:$k"; done
+      redis-cli -p "$port" DBSIZE
+      redis-cli -p "$port" DEBUG DIGEST
+    } >"$work/$name.out"
+    redis-cli -p "$port" INFO memory | grep used_memory_rss_human | tr -d '\r' >&2
+    redis-cli -p "$port" SHUTDOWN NOSAVE >/dev/null 2>&1
+    wait "$pid"
+  }
+  redis_session redis.plain
+  redis_session redis.uz LD_PRELOAD="$lib" UZSWAP_LIMIT="$limit" UZSWAP_SHOW_STATS=1
+  grep -q "running without uzswap" "$work/redis.uz.err" && { [ "${CI:-}" = "true" ] && fail "userfaultfd is unavailable (CI=true)"; skip "userfaultfd is unavailable here"; }
+  cmp -s "$work/redis.plain.out" "$work/redis.uz.out" || {
+    diff "$work/redis.plain.out" "$work/redis.uz.out" | head -20 >&2
+    fail "redis: values or digest under uzswap differ from the plain run"
+  }
+  grep "^uzswap" "$work/redis.uz.err" | sed "s/^/  [redis] /"
+  evicted=$(grep -o 'evict_\(staged\|fallback\)=[0-9]*' "$work/redis.uz.err" | cut -d= -f2 | awk '{s += $1} END {print s + 0}')
+  [ "$evicted" -gt 0 ] || fail "redis: no page was evicted"
   ;;
 *)
   fail "unknown case"
