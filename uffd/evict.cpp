@@ -18,7 +18,11 @@
 //   without map_lock: MADV_DONTNEED the page. It sends a REMOVE event which a handler
 //   must read (under map_lock exclusive) before the kernel zaps: that event clears
 //   SelfZap (events.cpp), so an entry without SelfZap after our madvise returns means
-//   "zapped by us". Any other outcome (orphaned slot, stolen by a fault) discards.
+//   "zapped by us". After the madvise the evictor alone settles EvictingZap (handlers
+//   defer such faults): zapped -> Staged; madvise failed or our event was never seen ->
+//   Absent, protection removed, slot released; Loading(slot) (a fault copying out of our
+//   slot, which may still fail with EAGAIN and put EvictingZap back) -> wait and look
+//   again; anything else (orphaned by an event) -> release the slot.
 //   Known limit: if the program mremaps the page away and maps something new at the old
 //   address between our copy and our madvise, the zap hits the new mapping. UFFDIO_MOVE
 //   has no such window; the fallback exists for kernels without it.
@@ -256,23 +260,27 @@ EngineCore::StageResult EngineCore::stage_one_copy(uintptr_t page) {
   }
   AtomicEntry& e = r->entries[idx];
   const Entry zapped = make_entry(PageState::EvictingZap, slot);
-  Entry cur = zapped;
-  if (mrc == 0 && e.compare_exchange_strong(cur, make_entry(PageState::Staged, slot), std::memory_order_acq_rel)) {
-    staging_.set_stage_ns(slot, now_ns());
-    UZ_COUNT(evict_fallback);
-    return StageResult::Staged;
-  }
-  cur = zapped | kFlagSelfZap;
-  if (e.compare_exchange_strong(cur, make_entry(PageState::Absent), std::memory_order_acq_rel)) {
-    // madvise failed or the page moved (no event of ours was applied): it is still
-    // there, write-protected.
-    uffd_.writeprotect(r->addr_of(idx), kPageSize, false, true);
+  for (;;) {
+    Entry cur = e.load(std::memory_order_acquire);
+    if (cur == zapped && mrc == 0) {
+      if (!e.compare_exchange_strong(cur, make_entry(PageState::Staged, slot), std::memory_order_acq_rel)) continue;
+      staging_.set_stage_ns(slot, now_ns());
+      UZ_COUNT(evict_fallback);
+      return StageResult::Staged;
+    }
+    if (cur == (zapped | kFlagSelfZap) || cur == zapped) {
+      if (!e.compare_exchange_strong(cur, make_entry(PageState::Absent), std::memory_order_acq_rel)) continue;
+      uffd_.writeprotect(r->addr_of(idx), kPageSize, false, true);
+      staging_.release_dirty(slot);
+      return StageResult::Skipped;
+    }
+    if (cur == make_entry(PageState::Loading, slot)) {
+      wait_while_loading(e, slot);  // a fault copying out of our slot may yet fail (EAGAIN)
+      continue;
+    }
     staging_.release_dirty(slot);
     return StageResult::Skipped;
   }
-  wait_while_loading(e, slot);  // a fault is copying the page back out of our slot
-  staging_.release_dirty(slot);
-  return StageResult::Skipped;
 }
 
 size_t EngineCore::compress_staged(uint64_t min_age_ns, size_t max_pages) {

@@ -10,9 +10,16 @@
 //                              shared and only issues one ioctl), then finds Absent and
 //                              its zero-run ioctl answers EEXIST: a stale fault, woken.
 //   fault vs eviction        — the evictor owns Evicting only across one UFFDIO_MOVE
-//                              under map_lock shared: wait. (Fallback: a missing fault
-//                              cannot hit Evicting — the page is present until the zap —
-//                              and a write fault cancels the eviction, resolve_wp.)
+//                              under map_lock shared: wait. Fallback: a missing fault
+//                              on Evicting proves the claimed page is not present (it
+//                              was claimed from a stale pagemap snapshot, e.g. after an
+//                              unmap and a new mapping at the same address): cancel
+//                              (Absent|Hot), the evictor's next CAS fails and it drops
+//                              its copy. A write fault on Evicting cancels too
+//                              (resolve_wp). A fault on EvictingZap is never settled by
+//                              a handler: the kernel zaps only after our REMOVE event is
+//                              read, so "SelfZap cleared" does not mean "zapped"; the
+//                              evictor settles the entry once its madvise returns.
 //   fault vs compression     — the compressor owns the slot until it sees the entry
 //                              leave Loading, so a fault copies the page straight out of
 //                              the slot (resolve_from_slot); the compressor then drops its
@@ -71,8 +78,13 @@ Resolve EngineCore::resolve_missing(uintptr_t page, Scratch& s) {
     case PageState::Evicting:
       // MOVE mode: the evictor holds map_lock across one ioctl: wait. Fallback: it copies
       // without map_lock (maybe faulting itself): never wait for it.
-      if (!move_mode_) return Resolve::Deferred;
-      return wait_for_change(e, v) ? Resolve::Retry : Resolve::Deferred;
+      if (move_mode_) return wait_for_change(e, v) ? Resolve::Retry : Resolve::Deferred;
+      // Fallback: a missing fault proves the claimed page is not present (claimed from a
+      // stale pagemap snapshot): nothing to copy. Cancel; the evictor's next CAS fails.
+      if (!e.compare_exchange_strong(v, make_entry(PageState::Absent, 0, kFlagHot), std::memory_order_acq_rel))
+        return Resolve::Retry;
+      UZ_COUNT(evict_cancelled);
+      return Resolve::Retry;
     case PageState::Loading:
       return wait_for_change(e, v) ? Resolve::Retry : Resolve::Deferred;
     case PageState::EvictingZap:
@@ -281,16 +293,7 @@ Resolve EngineCore::resolve_wp(uintptr_t page, Scratch& s) {
         UZ_COUNT(evict_cancelled);
         break;
       case PageState::EvictingZap:
-        if (v & kFlagSelfZap) return Resolve::Deferred;  // zap under way: refault as missing
-        // Our zap was seen yet the page is still mapped here: the zap went to another
-        // address (the page was moved meanwhile). Cancel: the page stays resident, and
-        // the orphaned slot tells the evictor to discard its copy.
-        if (!e.compare_exchange_strong(v, make_entry(PageState::Absent, 0, kFlagHot),
-                                       std::memory_order_acq_rel))
-          return Resolve::Retry;
-        staging_.set_owner(static_cast<uint32_t>(entry_payload(v)), kNoOwner);
-        UZ_COUNT(evict_cancelled);
-        break;
+        return Resolve::Deferred;  // the evictor settles it once its madvise returns
       case PageState::Loading:
         return wait_for_change(e, v) ? Resolve::Retry : Resolve::Deferred;
       default:
