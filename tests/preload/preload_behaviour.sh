@@ -98,13 +98,15 @@ own_memory_not_managed)
   run_both hello UZSWAP_LIMIT=1M UZSWAP_MIN_MAPPING=4K UZSWAP_SHOW_STATS=1
   grep -q 'mappings: 1 managed (4.0 MiB)' "$work/uz.err" || { show stderr "$work/uz.err"; fail "uzswap's own memory was managed"; }
   ;;
-mapping_churn)
+mapping_churn|mapping_churn_copy)
   require_uffd
+  evict=move
+  [ "$case_name" = mapping_churn_copy ] && evict=copy
   # Mappings made, evicted, checked, remapped and unmapped by several threads at once
   # while reclaim runs (UZSWAP_COLD_AGE and a small limit keep it busy).
   seconds=${UZSWAP_STRESS_SECONDS:-10}
   [ "$seconds" -gt 20 ] && seconds=20
-  run_both churn UZSWAP_LIMIT=8M UZSWAP_COLD_AGE=0.2 UZSWAP_SHOW_STATS=1 UZSWAP_MIN_MAPPING=1M \
+  run_both churn UZSWAP_EVICT="$evict" UZSWAP_LIMIT=8M UZSWAP_COLD_AGE=0.2 UZSWAP_SHOW_STATS=1 UZSWAP_MIN_MAPPING=1M \
     PROBE_THREADS=4 PROBE_SECONDS="$seconds"
   grep -E "probe: churn|mappings:" "$work/uz.err"
   grep -Eq 'mappings: [1-9][0-9]* managed' "$work/uz.err" || fail "nothing was managed"
