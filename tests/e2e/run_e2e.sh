@@ -8,7 +8,8 @@
 #   sqlite3  a ~300 MB table in a database file with a 400 MB page cache, built and queried
 #   sort     sort(1) of a ~200 MB file with a 256 MB buffer
 #   xz       xz -T2 compressing and decompressing a ~20 MB file
-#   redis    redis-server (Debian's, jemalloc) with ~190 MB of keys: values and DEBUG DIGEST
+#   redis    redis-server (Debian's, jemalloc) with ~190 MB of keys: values, DEBUG DIGEST, BGSAVE,
+#            redis-check-rdb on the dump, and the digest after reloading it
 set -uo pipefail
 case_name=$1 lib=$2
 here=$(cd "$(dirname "$0")" && pwd)
@@ -113,7 +114,7 @@ redis)
     local port
     port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     env "$@" redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --enable-debug-command yes \
-      --dir "$work" >"$work/$name.log" 2>"$work/$name.err" &
+      --dir "$work" --dbfilename "$name.rdb" >"$work/$name.log" 2>"$work/$name.err" &
     local pid=$!
     for _ in $(seq 100); do redis-cli -p "$port" PING >/dev/null 2>&1 && break; sleep 0.1; done
     {
@@ -122,8 +123,25 @@ redis)
       for k in 0 1 4242 99999 500000 999999; do redis-cli -p "$port" GET "key:$k"; done
       redis-cli -p "$port" DBSIZE
       redis-cli -p "$port" DEBUG DIGEST
+      # BGSAVE: the fork child writes the dump from the parent's memory, evicted pages included.
+      redis-cli -p "$port" BGSAVE >/dev/null
+      for _ in $(seq 600); do
+        redis-cli -p "$port" INFO persistence | grep -q 'rdb_bgsave_in_progress:0' && break
+        sleep 0.1
+      done
+      redis-cli -p "$port" INFO persistence | grep rdb_last_bgsave_status | tr -d '\r'
     } >"$work/$name.out"
     redis-cli -p "$port" INFO memory | grep used_memory_rss_human | tr -d '\r' >&2
+    redis-cli -p "$port" SHUTDOWN NOSAVE >/dev/null 2>&1
+    wait "$pid"
+    redis-check-rdb "$work/$name.rdb" >"$work/$name.check" 2>&1 || { cat "$work/$name.check" >&2; fail "$name: redis-check-rdb refused the dump"; }
+    # Reload the dump (under the same environment) and compare its digest.
+    env "$@" redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --enable-debug-command yes \
+      --dir "$work" --dbfilename "$name.rdb" >"$work/$name.reload.log" 2>>"$work/$name.err" &
+    pid=$!
+    for _ in $(seq 300); do redis-cli -p "$port" PING 2>/dev/null | grep -q PONG && break; sleep 0.1; done
+    for _ in $(seq 300); do redis-cli -p "$port" INFO persistence 2>/dev/null | grep -q 'loading:0' && break; sleep 0.1; done
+    redis-cli -p "$port" DEBUG DIGEST | sed 's/^/reloaded /' >>"$work/$name.out"
     redis-cli -p "$port" SHUTDOWN NOSAVE >/dev/null 2>&1
     wait "$pid"
   }
@@ -134,6 +152,10 @@ redis)
     diff "$work/redis.plain.out" "$work/redis.uz.out" | head -20 >&2
     fail "redis: values or digest under uzswap differ from the plain run"
   }
+  grep -q 'rdb_last_bgsave_status:ok' "$work/redis.uz.out" || fail "redis: BGSAVE under uzswap failed"
+  digest=$(sed -n 9p "$work/redis.uz.out")  # OK, 6 values, DBSIZE, then the digest
+  [ "$(grep -c "^1000000$" "$work/redis.uz.out")" -eq 1 ] && [ ${#digest} -eq 40 ] || fail "redis: no DBSIZE or digest"
+  grep -qx "reloaded $digest" "$work/redis.uz.out" || fail "redis: the reloaded dump's digest differs"
   grep "^uzswap" "$work/redis.uz.err" | sed "s/^/  [redis] /"
   evicted=$(grep -o 'evict_\(staged\|fallback\)=[0-9]*' "$work/redis.uz.err" | cut -d= -f2 | awk '{s += $1} END {print s + 0}')
   [ "$evicted" -gt 0 ] || fail "redis: no page was evicted"
