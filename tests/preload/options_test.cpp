@@ -100,7 +100,8 @@ TEST(Options, EveryOptionIsReadAndMapped) {
   Parsed p = parse({"UZSWAP_LIMIT=256M", "UZSWAP_COLD_AGE=30", "UZSWAP_POOL_LIMIT=10%", "UZSWAP_COMPRESSOR=zstd",
                     "UZSWAP_HANDLERS=2", "UZSWAP_RECLAIMERS=3", "UZSWAP_EVICT=copy", "UZSWAP_REJECT_THRESHOLD=2048",
                     "UZSWAP_MIN_MAPPING=1M", "UZSWAP_VERBOSE=3", "UZSWAP_SHOW_STATS=yes", "UZSWAP_DISABLE=1",
-                    "UZSWAP_STATS=off", "UZSWAP_STATS_DIR=/tmp/x", "PATH=/bin", "UZSWAPX=1"});
+                    "UZSWAP_STATS=off", "UZSWAP_STATS_DIR=/tmp/x", "UZSWAP_COVERAGE=0",
+                    "UZSWAP_COVERAGE_INTERVAL=250ms", "PATH=/bin", "UZSWAPX=1"});
   ASSERT_TRUE(p.warnings.empty()) << p.warnings[0];
   const Options& o = p.options;
   EXPECT_EQ(o.limit, 256ull << 20);
@@ -117,6 +118,8 @@ TEST(Options, EveryOptionIsReadAndMapped) {
   EXPECT_TRUE(o.disable);
   EXPECT_FALSE(o.stats);
   EXPECT_STREQ(o.stats_dir, "/tmp/x");
+  EXPECT_FALSE(o.coverage);
+  EXPECT_DOUBLE_EQ(o.coverage_interval, 0.25);
   for (size_t i = 0; i < kNumOptions; ++i) EXPECT_EQ(o.source[i], OptionSource::Environment) << i;
 
   EngineConfig c = options_engine_config(o);
