@@ -14,3 +14,10 @@ build/bench/pool/pool_bench --benchmark_min_time=0.1 --benchmark_repetitions=5 \
 
 echo "== fault engine: fault latency by kind, eviction throughput"
 build/bench/uffd/uffd_fault_bench
+
+echo "== hot/cold workload: plain, kernel zram under a 25% memory cgroup limit, uzswap at zram's footprint"
+if [[ $(id -u) == 0 ]]; then
+  MIB=1024 OPS=20000000 bench/hotcold/run.sh build
+else
+  echo "skipped: bench/hotcold/run.sh needs root (zram, swapon, memory cgroup)"
+fi
