@@ -3,7 +3,7 @@
 //
 // The mapping (MAP_PRIVATE|MAP_ANONYMOUS, --mib MiB) is filled with deterministic
 // text-like records (JSON lines of orders: ids, words, dates and amounts; LZ4 compresses them
-// about 3-4x, like real application data rather than zeros). Then --ops operations run:
+// about 3.3x per 4 KiB page, like real application data rather than zeros). Then --ops operations run:
 // each picks a page, from the hot set (--hot-pct of the pages, scattered over the mapping
 // by an odd-multiplier permutation) with probability --hot-access-pct, otherwise from the
 // cold rest; reads 64 bytes into a checksum and, with probability --write-pct, rewrites

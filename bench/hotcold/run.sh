@@ -10,7 +10,7 @@
 # pool lives in the process, so its RSS includes it). Checksums must match in all modes.
 # Usage: bench/hotcold/run.sh [build-dir]   (env: MIB, OPS, LIMIT_PCT, FALLBACK_PCT)
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 BUILD=${1:-build}
 BIN=$BUILD/bench/hotcold/hotcold_bench
 LIB=$PWD/$BUILD/preload/libuzswap.so
