@@ -2,9 +2,9 @@
 // compare uzswap with the kernel's zram at equal footprint (bench/hotcold/run.sh).
 //
 // The mapping (MAP_PRIVATE|MAP_ANONYMOUS, --mib MiB) is filled with deterministic
-// text-like records (JSON lines of orders: ids, words, dates and amounts; LZ4 compresses them
-// about 3.3x per 4 KiB page, like real application data rather than zeros). Then --ops operations run:
-// each picks a page, from the hot set (--hot-pct of the pages, scattered over the mapping
+// text-like records (JSON lines of orders: ids, words, dates and amounts; LZ4 compresses
+// them about 3.3x per 4 KiB page, like real application data rather than zeros). Then
+// --ops operations run: each picks a page, from the hot set (--hot-pct of the pages, scattered over the mapping
 // by an odd-multiplier permutation) with probability --hot-access-pct, otherwise from the
 // cold rest; reads 64 bytes into a checksum and, with probability --write-pct, rewrites
 // those 64 bytes with a new record fragment. The operation sequence depends only on the
