@@ -6,8 +6,8 @@
 // them about 3.3x per 4 KiB page, like real application data rather than zeros). Then
 // --ops operations run: each picks a page, from the hot set (--hot-pct of the pages,
 // scattered over the mapping by an odd-multiplier permutation) with probability
-// --hot-access-pct, otherwise from the cold rest; reads 64 bytes into a checksum and, with probability --write-pct, rewrites
-// those 64 bytes with a new record fragment. The operation sequence depends only on the
+// --hot-access-pct, otherwise from the cold rest; reads 64 bytes into a checksum and,
+// with probability --write-pct, rewrites those 64 bytes with a new record fragment. The operation sequence depends only on the
 // seed, so the checksum of the values read and the hash of the whole mapping at the end
 // must be identical in every mode: a lost or stale write changes them.
 //
