@@ -7,9 +7,10 @@
 // --ops operations run: each picks a page, from the hot set (--hot-pct of the pages,
 // scattered over the mapping by an odd-multiplier permutation) with probability
 // --hot-access-pct, otherwise from the cold rest; reads 64 bytes into a checksum and,
-// with probability --write-pct, rewrites those 64 bytes with a new record fragment. The operation sequence depends only on the
-// seed, so the checksum of the values read and the hash of the whole mapping at the end
-// must be identical in every mode: a lost or stale write changes them.
+// with probability --write-pct, rewrites those 64 bytes with a new record fragment. The
+// operation sequence depends only on the seed, so the checksum of the values read and
+// the hash of the whole mapping at the end must be identical in every mode: a lost or
+// stale write changes them.
 //
 // The number of operations is fixed (not a duration) precisely so the checksums compare;
 // throughput is operations / seconds of the access phase (the fill is timed separately).
