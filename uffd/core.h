@@ -127,6 +127,10 @@ class EngineCore final : public Engine, public policy::Mechanics {
   static constexpr uint64_t kExpectMs = 1000;
   ExpectedUnmap expected_[kExpectSlots];
   uint64_t mm_epoch_ = 0;  // bumped by every applied UNMAP/REMOVE/REMAP (map_lock exclusive)
+  // now_ns() of the last applied UNMAP or REMAP (map_lock exclusive; read under shared).
+  // The copy fallback starts no zap within kLayoutQuietNs of one (evict.cpp).
+  uint64_t last_layout_event_ns_ = 0;
+  bool layout_quiet() const;
 
   // evict.cpp
   enum class StageResult : uint8_t { Staged, Skipped, NoSlot, Busy };

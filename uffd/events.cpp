@@ -162,6 +162,7 @@ void EngineCore::apply_event(const uffd_msg& m) {
       UZ_COUNT(event_remove);
       return;
     case UFFD_EVENT_UNMAP:
+      last_layout_event_ns_ = now_ns();
       if (consume_expected_unmap(m.arg.remove.start, m.arg.remove.end)) {
         UZ_COUNT(event_unmap_after_remap);
         return;
@@ -172,6 +173,7 @@ void EngineCore::apply_event(const uffd_msg& m) {
       UZ_COUNT(event_unmap);
       return;
     case UFFD_EVENT_REMAP:
+      last_layout_event_ns_ = now_ns();
       apply_remap(m.arg.remap.from, m.arg.remap.to, m.arg.remap.len);
       UZ_COUNT(event_remap);
       return;

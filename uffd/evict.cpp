@@ -9,8 +9,9 @@
 // Staging, fallback (stage_one_copy; no UFFDIO_MOVE, or force_copy_evict):
 //   under map_lock shared: claim -> Evicting(slot); write-protect; note the mm epoch.
 //   without map_lock: copy page -> slot (process_vm_readv: may fault, never crashes).
-//   under map_lock shared: keep the copy only if no mm event was applied (epoch) or is
-//   pending (write-protect probe not EAGAIN) and the page did not move; then
+//   under map_lock shared: keep the copy only if no mm event was applied (epoch), is
+//   pending (write-protect probe not EAGAIN) or was read but not yet applied (a reader
+//   has announced itself on map_lock), and the page did not move; then
 //   Evicting -> EvictingZap|SelfZap. A writer meanwhile takes a write-protect fault and
 //   cancels the eviction (resolve_wp: Evicting -> Absent, protection removed): our CAS
 //   fails and we discard the copy. No write can land between the copy and the zap: the
@@ -23,9 +24,13 @@
 //   Absent, protection removed, slot released; Loading(slot) (a fault copying out of our
 //   slot, which may still fail with EAGAIN and put EvictingZap back) -> wait and look
 //   again; anything else (orphaned by an event) -> release the slot.
-//   Known limit: if the program mremaps the page away and maps something new at the old
-//   address between our copy and our madvise, the zap hits the new mapping. UFFDIO_MOVE
-//   has no such window; the fallback exists for kernels without it.
+//   Known limit: madvise drops the mmap lock while it waits for our REMOVE event to be
+//   read, then zaps whatever is mapped at the address by then. If the program mremaps or
+//   munmaps the page away and something new lands at the old address in that wait, the
+//   zap hits the new mapping. To keep that window out of the way of programs reshaping
+//   their memory, no zap starts within kLayoutQuietNs of an UNMAP or REMAP event
+//   (layout_quiet); the window itself remains. UFFDIO_MOVE has no such window; the
+//   fallback exists for kernels without it.
 // Compression (compress_one): Staged -> Compressing (map_lock shared, briefly); compress
 //   without locks from the slot (which we own); finish under map_lock shared:
 //   Compressing -> Stored/SameFilled. If a fault stole the page meanwhile (Loading with
@@ -43,6 +48,13 @@
 #include "uffd/core.h"
 
 namespace uzswap::uffd {
+namespace {
+constexpr uint64_t kLayoutQuietNs = 250'000'000;  // see "Known limit" above
+}  // namespace
+
+// Caller holds map_lock shared: last_layout_event_ns_ is written only under exclusive.
+bool EngineCore::layout_quiet() const { return now_ns() - last_layout_event_ns_ > kLayoutQuietNs; }
+
 namespace {
 
 bool same_filled(const uint8_t* page, uint32_t* pattern) {
@@ -234,8 +246,10 @@ EngineCore::StageResult EngineCore::stage_one_copy(uintptr_t page) {
     }
     AtomicEntry& e = r->entries[idx];
     const uintptr_t now_at = r->addr_of(idx);
-    const bool stable = copied && mm_epoch_ == epoch && now_at == page &&
-                        uffd_.writeprotect(page, kPageSize, true, false) == 0;
+    // The probe sees only unread events; an event read but not yet applied (its reader
+    // waits in drain() for us) shows as the announcement, checked after the probe.
+    const bool stable = copied && mm_epoch_ == epoch && now_at == page && layout_quiet() &&
+                        uffd_.writeprotect(page, kPageSize, true, false) == 0 && !map_lock_.announced();
     Entry expect = make_entry(PageState::Evicting, slot);
     if (!stable) {
       if (e.compare_exchange_strong(expect, make_entry(PageState::Absent), std::memory_order_acq_rel))

@@ -79,6 +79,10 @@ class MapLock {
 
   // Caller holds the read mutex (one announcer at a time).
   void announce() { word_.fetch_or(kAnnounced, std::memory_order_seq_cst); }
+  // True while a reader has announced itself. A shared holder that sees false knows no
+  // event has been read since it took the lock: a reader that read one waits in drain()
+  // for this holder, with the announcement still set.
+  bool announced() const { return (word_.load(std::memory_order_seq_cst) & kAnnounced) != 0; }
   void withdraw() { word_.fetch_and(~kAnnounced, std::memory_order_release); }
   // From announced to exclusive: waits for the shared holders to leave.
   void drain() {
