@@ -20,7 +20,8 @@ build() {  # build DIR [cmake args...]
 
 echo "== release build and full test suite"
 build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
-ctest --test-dir build --output-on-failure -j "$JOBS" --timeout 900
+# "known-issue": reproducers of open bugs in opt-in features (see docs/options.md).
+ctest --test-dir build --output-on-failure -j "$JOBS" --timeout 900 -LE known-issue
 
 echo "== ThreadSanitizer: concurrency suites"
 build build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DUZSWAP_SANITIZER=thread -DUZSWAP_BENCH=OFF

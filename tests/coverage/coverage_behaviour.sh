@@ -14,7 +14,7 @@ skip() { echo "SKIP ($case_name): $*" >&2; exit 77; }
 # uz LIMIT CMD... : runs CMD under uzswap with the summary; stdout in $work/out, stderr in $work/err.
 uz() {
   local limit=$1; shift
-  env LD_PRELOAD="$lib" UZSWAP_LIMIT="$limit" UZSWAP_SHOW_STATS=1 UZSWAP_COVERAGE_INTERVAL=0.2 \
+  env LD_PRELOAD="$lib" UZSWAP_LIMIT="$limit" UZSWAP_SHOW_STATS=1 UZSWAP_COVERAGE=1 UZSWAP_COVERAGE_INTERVAL=0.2 \
     timeout 150 "$@" >"$work/out" 2>"$work/err"
   local rc=$?
   if grep -q "running without uzswap" "$work/err"; then
