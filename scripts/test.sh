@@ -20,7 +20,7 @@ build() {  # build DIR [cmake args...]
 
 echo "== release build and full test suite"
 build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
-# "known-issue": reproducers of open bugs in opt-in features (see docs/options.md).
+# "known-issue": reproducers of open bugs, if any (run them with ctest -L known-issue).
 ctest --test-dir build --output-on-failure -j "$JOBS" --timeout 900 -LE known-issue
 
 echo "== ThreadSanitizer: concurrency suites"

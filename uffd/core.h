@@ -109,6 +109,7 @@ class EngineCore final : public Engine, public policy::Mechanics {
   // Brings one page back for stop()/unmanage(); true when its entry is Absent/Zapping.
   bool restore_page(Range* r, size_t index, Scratch& s);
   bool poison_page(uintptr_t page);  // false: no UFFDIO_POISON here
+  void note_stale(uintptr_t page);   // counts an EEXIST answer and wakes the page
 
   // events.cpp — called by the reader with map_lock exclusive.
   void apply_event(const uffd_msg& msg);
@@ -132,9 +133,13 @@ class EngineCore final : public Engine, public policy::Mechanics {
   uint64_t last_layout_event_ns_ = 0;
   bool layout_quiet() const;
 
+  static bool has_hole(uintptr_t start, size_t len);  // engine.cpp
+
   // evict.cpp
-  enum class StageResult : uint8_t { Staged, Skipped, NoSlot, Busy };
+  enum class StageResult : uint8_t { Staged, Skipped, NoSlot, Busy, Claimed };
   StageResult stage_one(uintptr_t page);
+  StageResult claim_for_eviction(uintptr_t page, AtomicEntry** entry, uint32_t* slot);
+  bool registered_with_us(uintptr_t page);  // see evict.cpp
   StageResult stage_one_move(uintptr_t page);
   StageResult stage_one_copy(uintptr_t page);
   bool compress_one(uint32_t slot, Scratch& s);

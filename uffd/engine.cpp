@@ -118,6 +118,12 @@ EngineCore::~EngineCore() {
   if (range_buf_) munmap(range_buf_, kMaxRanges * 2 * sizeof(uintptr_t));
 }
 
+// msync(MS_ASYNC) on private anonymous memory does nothing but walk the VMAs of the
+// range, failing with ENOMEM at a hole: a cheap "is all of it mapped?".
+bool EngineCore::has_hole(uintptr_t start, size_t len) {
+  return msync(reinterpret_cast<void*>(start), len, MS_ASYNC) != 0 && errno == ENOMEM;
+}
+
 bool EngineCore::manage(void* addr, size_t len) {
   const auto start = reinterpret_cast<uintptr_t>(addr);
   if (stopped_.load(std::memory_order_acquire) || len == 0 || (start | len) & (kPageSize - 1))
@@ -131,6 +137,15 @@ bool EngineCore::manage(void* addr, size_t len) {
   bool ok = ranges_.add(start, len / kPageSize) != nullptr;
   if (ok && uffd_.register_range(start, len, !move_mode_) != 0) {
     ranges_.cut(start, start + len, [](Entry, Owner) {}, [](Entry, Owner) {});
+    ok = false;
+  } else if (ok && has_hole(start, len)) {
+    // UFFDIO_REGISTER registers the VMAs it finds and skips holes silently, but our table
+    // would cover the hole: memory mapped there later without an interposer seeing it (a
+    // brk regrowth) would be in the table yet unregistered. Refuse; a caller working from
+    // a stale picture of the address space (the coverage scan) tries again later.
+    uffd_.unregister_range(start, len);
+    ranges_.cut(start, start + len, [](Entry, Owner) {}, [](Entry, Owner) {});
+    UZ_COUNT(manage_refused_hole);
     ok = false;
   }
   map_lock_.unlock_exclusive();

@@ -3,7 +3,8 @@
 // Runs only on reclaim threads (policy/reclaimer.cpp), never on a faulting thread.
 //
 // Staging, MOVE mode (stage_one_move), all under map_lock shared:
-//   claim Absent -> Evicting(slot); UFFDIO_MOVE page -> slot; Evicting -> Staged.
+//   claim Absent -> Evicting(slot); check that the page's VMA is registered with us
+//   (registered_with_us: else Absent|Poor); UFFDIO_MOVE page -> slot; Evicting -> Staged.
 //   The MOVE is atomic against writers: a writer either wrote before (its data moves)
 //   or faults after (and waits for Staged, then gets the page back by MOVE).
 // Staging, fallback (stage_one_copy; no UFFDIO_MOVE, or force_copy_evict):
@@ -155,21 +156,51 @@ EngineCore::StageResult EngineCore::stage_one(uintptr_t page) {
   return move_mode_ ? stage_one_move(page) : stage_one_copy(page);
 }
 
-EngineCore::StageResult EngineCore::stage_one_move(uintptr_t page) {
-  SharedGuard g(map_lock_);
+// UFFDIO_MOVE checks only that the destination is registered: moving a page out of a
+// VMA that is not registered with us would leave a hole that reads as zeros instead of
+// faulting. Our table can cover such a VMA if the program's memory changed behind every
+// interposer (a brk shrink and regrowth around our registration). UFFDIO_ZEROPAGE on the
+// claimed page asks the kernel: ENOENT if the VMA is not ours; EEXIST if it is and the
+// page is present; 0 if it is ours and was not present (a stale pagemap snapshot), which
+// installs the zero page: what the program would read from a never-touched page, and the
+// entry, Evicting, keeps faults away until we settle it.
+bool EngineCore::registered_with_us(uintptr_t page) {
+  size_t done = 0;
+  int rc = uffd_.zeropage(page, kPageSize, false, &done);
+  return rc == 0 || rc == EEXIST || rc == EAGAIN;  // EAGAIN: an event is pending; MOVE will say so too
+}
+
+// Caller holds map_lock shared. Claimed: the entry went Absent -> Evicting(*slot).
+EngineCore::StageResult EngineCore::claim_for_eviction(uintptr_t page, AtomicEntry** entry, uint32_t* slot) {
   Range* r = ranges_.find(page);
   if (r == nullptr || r->leaving) return StageResult::Skipped;
   size_t idx = r->index_of(page);
   AtomicEntry& e = r->entries[idx];
   Entry v = e.load(std::memory_order_acquire);
   if (v != make_entry(PageState::Absent)) return StageResult::Skipped;
-  uint32_t slot;
-  if (!staging_.alloc(ranges_.owner_of(r, idx), &slot)) {
+  if (!staging_.alloc(ranges_.owner_of(r, idx), slot)) {
     UZ_COUNT(evict_no_slot);
     return StageResult::NoSlot;
   }
-  if (!e.compare_exchange_strong(v, make_entry(PageState::Evicting, slot), std::memory_order_acq_rel)) {
+  if (!e.compare_exchange_strong(v, make_entry(PageState::Evicting, *slot), std::memory_order_acq_rel)) {
+    staging_.release_clean(*slot);
+    return StageResult::Skipped;
+  }
+  *entry = &e;
+  return StageResult::Claimed;
+}
+
+EngineCore::StageResult EngineCore::stage_one_move(uintptr_t page) {
+  SharedGuard g(map_lock_);
+  AtomicEntry* claimed = nullptr;
+  uint32_t slot;
+  StageResult claim = claim_for_eviction(page, &claimed, &slot);
+  if (claim != StageResult::Claimed) return claim;
+  AtomicEntry& e = *claimed;
+  if (!registered_with_us(page)) {
+    e.store(make_entry(PageState::Absent, 0, kFlagPoor), std::memory_order_release);
     staging_.release_clean(slot);
+    UZ_COUNT(evict_skip_unregistered);
     return StageResult::Skipped;
   }
   size_t done = 0;
@@ -207,22 +238,11 @@ EngineCore::StageResult EngineCore::stage_one_copy(uintptr_t page) {
   // Phase 1 (map_lock shared): claim, write-protect, note the mm epoch.
   {
     SharedGuard g(map_lock_);
-    Range* r = ranges_.find(page);
-    if (r == nullptr || r->leaving) return StageResult::Skipped;
-    size_t idx = r->index_of(page);
-    AtomicEntry& e = r->entries[idx];
-    Entry v = e.load(std::memory_order_acquire);
-    if (v != make_entry(PageState::Absent)) return StageResult::Skipped;
-    if (!staging_.alloc(ranges_.owner_of(r, idx), &slot)) {
-      UZ_COUNT(evict_no_slot);
-      return StageResult::NoSlot;
-    }
-    if (!e.compare_exchange_strong(v, make_entry(PageState::Evicting, slot), std::memory_order_acq_rel)) {
-      staging_.release_clean(slot);
-      return StageResult::Skipped;
-    }
+    AtomicEntry* claimed = nullptr;
+    StageResult claim = claim_for_eviction(page, &claimed, &slot);
+    if (claim != StageResult::Claimed) return claim;
     if (uffd_.writeprotect(page, kPageSize, true, false) != 0) {
-      e.store(v, std::memory_order_release);
+      claimed->store(make_entry(PageState::Absent), std::memory_order_release);
       staging_.release_clean(slot);
       return StageResult::Skipped;
     }

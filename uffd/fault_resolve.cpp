@@ -66,6 +66,13 @@ void set_kind(Scratch& s, Histogram h) { s.kind = static_cast<int>(h); }
 
 }  // namespace
 
+// EEXIST: the page is already present. The kernel wakes waiters only after a successful
+// fill, so wake explicitly: a thread whose fault we read must never be left waiting.
+void EngineCore::note_stale(uintptr_t page) {
+  UZ_COUNT(fault_stale);
+  uffd_.wake(page, kPageSize);
+}
+
 Resolve EngineCore::resolve_missing(uintptr_t page, Scratch& s) {
   Range* r = ranges_.find(page);
   if (r == nullptr) return resolve_unmanaged(page, s);
@@ -131,6 +138,15 @@ Resolve EngineCore::resolve_zero_run(Range* r, uintptr_t page, Scratch& s) {
   if (n == 0) return Resolve::Retry;
   size_t done = 0;
   int rc = uffd_.zeropage(page, n * kPageSize, true, &done);
+  if (rc == ENOENT && n > 1) {
+    // The run leaves the faulting page's VMA (an mprotect split inside the range, or the
+    // end of a mapping our table outlives): the kernel refuses the whole run. Fill the
+    // faulting page alone, or this fault would be deferred and retaken forever.
+    for (size_t k = 1; k < n; ++k) r->entries[idx + k].store(saved[k], std::memory_order_release);
+    n = 1;
+    UZ_COUNT(fault_zero_run_split);
+    rc = uffd_.zeropage(page, kPageSize, true, &done);
+  }
   size_t done_pages = rc == 0 ? n : done / kPageSize;
   // Filled pages are plain never-touched memory now; the rest keep their state.
   for (size_t k = 0; k < n; ++k)
@@ -144,8 +160,7 @@ Resolve EngineCore::resolve_zero_run(Range* r, uintptr_t page, Scratch& s) {
     return Resolve::Done;
   }
   if (rc == EEXIST) {  // already present: another handler or the program got there first
-    UZ_COUNT(fault_stale);
-    uffd_.wake(page, kPageSize);
+    note_stale(page);
     return Resolve::Done;
   }
   if (rc != EAGAIN) UZ_COUNT(error_ioctl);
@@ -171,7 +186,7 @@ Resolve EngineCore::resolve_staged(AtomicEntry& e, Entry v, uintptr_t page, Scra
   // Fallback mode, or MOVE refused (e.g. the program changed the protection): copy.
   if (rc != EAGAIN) rc = uffd_.copy(page, reinterpret_cast<void*>(staging_.addr(slot)), kPageSize, true);
   if (rc == 0 || rc == EEXIST) {
-    if (rc == EEXIST) UZ_COUNT(fault_stale);
+    if (rc == EEXIST) note_stale(page);
     e.store(make_entry(PageState::Absent, 0, kFlagHot), std::memory_order_release);
     staging_.release_dirty(slot);
     UZ_COUNT(fault_staged);
@@ -190,7 +205,7 @@ Resolve EngineCore::resolve_from_slot(AtomicEntry& e, Entry v, uintptr_t page, S
     return Resolve::Retry;
   int rc = uffd_.copy(page, reinterpret_cast<void*>(staging_.addr(slot)), kPageSize, true);
   if (rc == 0 || rc == EEXIST) {
-    if (rc == EEXIST) UZ_COUNT(fault_stale);
+    if (rc == EEXIST) note_stale(page);
     e.store(make_entry(PageState::Absent, 0, kFlagHot), std::memory_order_release);
     UZ_COUNT(fault_compressing);
     set_kind(s, Histogram::fault_compressing);
@@ -222,7 +237,7 @@ Resolve EngineCore::resolve_stored(AtomicEntry& e, Entry v, uintptr_t page, Scra
       if (rc != EAGAIN) UZ_COUNT(error_ioctl);
       return Resolve::Deferred;
     }
-    if (rc == EEXIST) UZ_COUNT(fault_stale);
+    if (rc == EEXIST) note_stale(page);
     UZ_COUNT(fault_pool);
     set_kind(s, Histogram::fault_pool);
   }
@@ -251,6 +266,7 @@ Resolve EngineCore::resolve_same_filled(AtomicEntry& e, Entry v, uintptr_t page,
     if (rc != EAGAIN) UZ_COUNT(error_ioctl);
     return Resolve::Deferred;
   }
+  if (rc == EEXIST) note_stale(page);
   e.store(make_entry(PageState::Absent), std::memory_order_release);
   same_filled_pages_.fetch_sub(1, std::memory_order_relaxed);
   UZ_COUNT(fault_same_filled);
@@ -270,8 +286,7 @@ Resolve EngineCore::resolve_unmanaged(uintptr_t page, Scratch& s) {
     return Resolve::Done;
   }
   if (rc == EEXIST) {
-    UZ_COUNT(fault_stale);
-    uffd_.wake(page, kPageSize);
+    note_stale(page);
     return Resolve::Done;
   }
   if (rc != EAGAIN && rc != ENOENT) UZ_COUNT(error_ioctl);
