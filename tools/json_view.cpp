@@ -107,6 +107,7 @@ void summary_object(Json& j, const Summary& m) {
   j.key("same_filled_pages").value(m.same_filled_pages);
   j.key("staged_pages").value(m.staged_pages);
   j.key("over_limit_unreachable").value(m.over_limit_unreachable);
+  j.key("coverage_permille").value(m.coverage_permille);
   j.end_object();
 }
 

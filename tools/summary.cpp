@@ -68,6 +68,7 @@ Summary summarize(const Snapshot& s) {
   m.metadata_bytes = g(s, "metadata_bytes");
   m.managed_bytes = g(s, "managed_bytes");
   m.over_limit_unreachable = g(s, "over_limit_unreachable") != 0;
+  m.coverage_permille = g(s, "coverage_permille");
   return m;
 }
 

@@ -29,6 +29,9 @@ struct Summary {
   uint64_t same_filled_pages = 0;
   uint64_t staged_pages = 0;
   bool over_limit_unreachable = false;
+  // Managed resident bytes per 1000 bytes of the program's anonymous RSS, from the coverage
+  // scan's last measurement; 0 = not measured (scan off, or not yet run).
+  uint64_t coverage_permille = 0;
 };
 Summary summarize(const Snapshot& s);
 

@@ -49,6 +49,9 @@ void print_summary(FILE* out, const Summary& m) {
           human_bytes(m.staging_bytes).c_str(), human_bytes(m.metadata_bytes).c_str());
   fprintf(out, "pages      stored %" PRIu64 ", same-filled %" PRIu64 ", staged %" PRIu64 "; managed %s\n",
           m.stored_pages, m.same_filled_pages, m.staged_pages, human_bytes(m.managed_bytes).c_str());
+  if (m.coverage_permille > 0)
+    fprintf(out, "coverage   %.1f%% of the program's anonymous memory is managed\n",
+            static_cast<double>(m.coverage_permille) / 10.0);
   if (!m.engine_attached) fprintf(out, "note       the fault engine is not running: engine figures are 0\n");
   if (m.over_limit_unreachable)
     fprintf(out, "note       the compressed data alone exceeds the limit: the footprint stays above it\n");

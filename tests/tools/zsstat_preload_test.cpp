@@ -77,7 +77,8 @@ TEST(ZsstatPreload, LivePreloadedProgramShowsMovingFigures) {
     double allocs = doc.at("counters").at("pool_alloc").number;
     if (first_alloc < 0) first_alloc = allocs;
     stored = doc.at("summary").at("stored_pages").number;
-    if (stored > 0 && allocs > first_alloc) break;  // pages go cold again and are stored again
+    if (stored > 0 && allocs > first_alloc && doc.at("summary").at("coverage_permille").number > 0)
+      break;  // pages go cold again and are stored again; the scan has measured
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
   EXPECT_TRUE(doc.at("summary").at("engine_attached").boolean);
@@ -86,6 +87,10 @@ TEST(ZsstatPreload, LivePreloadedProgramShowsMovingFigures) {
   EXPECT_GT(doc.at("summary").at("ratio").number, 1.0);
   EXPECT_EQ(doc.at("summary").at("limit_bytes").number, 64.0 * 1024 * 1024);
   EXPECT_FALSE(doc.at("options").object.empty()) << "the effective options are published";
+  // python3's objects live in its own arenas and glibc's heap, which only the scan finds.
+  EXPECT_GE(doc.at("summary").at("coverage_permille").number, 900) << "coverage of python3's memory";
+  testing::RunResult text = testing::run({ZSSTAT_BIN, pid}, {env_dir});
+  EXPECT_NE(text.out.find("of the program's anonymous memory is managed"), std::string::npos) << text.out;
   FILE* f = fopen(stop_file.c_str(), "w");
   ASSERT_NE(f, nullptr);
   fclose(f);
