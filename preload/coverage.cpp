@@ -30,6 +30,7 @@
 #include "preload/own_memory.h"
 #include "preload/runtime.h"
 #include "preload/stats_gauges.h"
+#include "preload/threads.h"
 
 namespace uzswap::preload {
 namespace {
@@ -63,17 +64,24 @@ void manage_piece(uintptr_t begin, uintptr_t end) {
   }
 }
 
+// Manages the parts of [begin, end) that none of sets[0..nsets) covers.
+void manage_uncovered(uintptr_t begin, uintptr_t end, RangeSet* const* sets, size_t nsets, size_t min_mapping) {
+  if (end - begin < min_mapping) return;
+  if (nsets == 0) {
+    manage_piece(begin, end);
+    return;
+  }
+  AddrRange pieces[kMaxPieces];
+  size_t n = sets[0]->subtract(begin, end, pieces, kMaxPieces);
+  for (size_t i = 0; i < n; ++i) manage_uncovered(pieces[i].begin, pieces[i].end, sets + 1, nsets - 1, min_mapping);
+}
+
 void consider_line(Engine* e, const MapsLine& line, const MapsLine* below, size_t min_mapping) {
   if (classify_maps_line(line, below, min_mapping) != CoverageVerdict::Manage) return;
   if (e->is_managed(reinterpret_cast<void*>(line.begin))) return;  // the common case: nothing to do
-  AddrRange pieces[kMaxPieces];
-  size_t n = own_ranges().subtract(line.begin, line.end, pieces, kMaxPieces);
-  for (size_t i = 0; i < n; ++i) {
-    AddrRange unlocked[kMaxPieces];
-    size_t m = locked_ranges().subtract(pieces[i].begin, pieces[i].end, unlocked, kMaxPieces);
-    for (size_t j = 0; j < m; ++j)
-      if (unlocked[j].end - unlocked[j].begin >= min_mapping) manage_piece(unlocked[j].begin, unlocked[j].end);
-  }
+  // Never managed: uzswap's own memory, mlock'ed ranges, the program's thread stacks.
+  RangeSet* const excluded[] = {&own_ranges(), &locked_ranges(), &thread_stacks()};
+  manage_uncovered(line.begin, line.end, excluded, 3, min_mapping);
 }
 
 void* coverage_thread(void* arg) {

@@ -32,6 +32,7 @@
 #include "preload/real_calls.h"
 #include "preload/runtime.h"
 #include "preload/stats_export.h"
+#include "preload/threads.h"
 #include "uffd/engine.h"
 
 namespace uzswap::preload {
@@ -128,11 +129,12 @@ void start() {
   if (rt.options.disable) return;
   rt.owner_pid = static_cast<int>(getpid());
   runtime_locate_self();
-  if (!own_memory_init() || !locked_init()) {
+  if (!own_memory_init() || !locked_init() || !threads_init()) {
     UZ_WARN("cannot reserve memory for uzswap's range lists; running without uzswap");
     return;
   }
-  for (RangeSet* set : {&own_ranges(), &locked_ranges()}) own_ranges().add(set->storage().begin, set->storage().end);
+  for (RangeSet* set : {&own_ranges(), &locked_ranges(), &thread_stacks()})
+    own_ranges().add(set->storage().begin, set->storage().end);
   format_effective_options(rt.options);
   if (log_level() >= LogLevel::Info) log_effective_options();
   if (!fork_install()) {

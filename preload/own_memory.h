@@ -7,8 +7,9 @@
 //     backing memory, the stats region), noted by the interposed mmap (interpose.cpp);
 //   - the arena behind uzswap's own operator new (own_alloc.cpp): uzswap's C++ objects
 //     (the pool, its page provider) never live in glibc's heap, which may be managed;
-//   - the stacks (with their static TLS and thread descriptor) of uzswap's own threads,
-//     noted by the interposed pthread_create (threads.cpp).
+//   - the stacks (with their static TLS and thread descriptor) of uzswap's own threads:
+//     glibc maps them with MAP_STACK and a guard page, which the interposed mmap and the
+//     coverage scan both refuse (threads.h); the scan thread also notes its own.
 // Removed: an mmap range of ours that our own munmap unmaps wholly. A range partly
 // unmapped stays in the set (excluding too much only costs coverage).
 #pragma once

@@ -45,7 +45,12 @@ mlockall_future)
   uz 8M "$probe" mlockall 32
   ;;
 stacks_never_managed)
-  uz 8M "$probe" stacks 64
+  # A limit below what the stacks alone hold: everything evictable is evicted.
+  uz 1M "$probe" stacks 64
+  [ "$(evicted)" -gt 0 ] || fail "nothing was evicted (the test proves nothing)"
+  ;;
+user_stacks_never_managed)
+  uz 1M "$probe" userstacks 64
   [ "$(evicted)" -gt 0 ] || fail "nothing was evicted (the test proves nothing)"
   ;;
 own_memory_never_managed)

@@ -7,6 +7,8 @@
 //   mlockall MB        mlockall(MCL_CURRENT|MCL_FUTURE), then new malloc'd memory stays resident
 //   stacks MB          8 threads each keep 1 MiB of their stack in use: stacks stay resident
 //   threads SECONDS    16 threads churn and verify malloc'd buffers under a small limit
+//   userstacks MB      threads on stacks glibc does not recognise as stacks (from malloc, from
+//                      a plain mmap, glibc's own without a guard page) stay resident
 #include <pthread.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -144,6 +146,57 @@ int stacks(size_t mb) {
   return 0;
 }
 
+// True if every page of [p, p+len) is resident.
+bool all_resident(const void* p, size_t len) {
+  auto a = reinterpret_cast<uintptr_t>(p) & ~uintptr_t{4095};
+  size_t n = (reinterpret_cast<uintptr_t>(p) + len - a + 4095) / 4096;
+  unsigned char vec[1024];
+  if (n > sizeof vec || mincore(reinterpret_cast<void*>(a), n * 4096, vec) != 0) return false;
+  for (size_t i = 0; i < n; ++i)
+    if (!(vec[i] & 1)) return false;
+  return true;
+}
+
+void* user_stack_thread(void*) {
+  volatile uint64_t frame[131072];  // 1 MiB of this thread's stack, left cold
+  for (size_t i = 0; i < 131072; ++i) frame[i] = pattern(i, 13);
+  while (!g_stop.load()) usleep(10000);
+  if (!all_resident(const_cast<uint64_t*>(&frame[0]), sizeof frame)) {
+    fprintf(stderr, "coverage_probe: part of a thread stack was evicted\n");
+    g_bad++;
+  }
+  for (size_t i = 0; i < 131072; ++i)
+    if (frame[i] != pattern(i, 13)) g_bad++;
+  return nullptr;
+}
+
+int user_stacks(size_t mb) {
+  constexpr size_t kStack = 4 << 20;
+  pthread_t t[3];
+  pthread_attr_t attr[3];
+  void* from_malloc = malloc(kStack);  // glibc mmaps it internally: only the scan sees it
+  void* from_mmap = mmap(nullptr, kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (from_malloc == nullptr || from_mmap == MAP_FAILED) return fail("no memory for the stacks");
+  sleep(1);  // the scan manages the malloc'd block meanwhile
+  for (auto& a : attr) pthread_attr_init(&a);
+  pthread_attr_setstack(&attr[0], from_malloc, kStack);
+  pthread_attr_setstack(&attr[1], from_mmap, kStack);
+  pthread_attr_setstacksize(&attr[2], kStack);
+  pthread_attr_setguardsize(&attr[2], 0);
+  for (int i = 0; i < 3; ++i)
+    if (pthread_create(&t[i], &attr[i], user_stack_thread, nullptr) != 0) return fail("pthread_create failed");
+  char* p = static_cast<char*>(malloc(mb << 20));  // cold heap memory: what reclaim should take
+  memset(p, 5, mb << 20);
+  sleep(4);
+  g_stop = true;
+  for (auto& th : t) pthread_join(th, nullptr);
+  for (size_t i = 0; i < (mb << 20); i += 4096)
+    if (p[i] != 5) return fail("heap bytes changed");
+  if (g_bad) return fail("a thread stack was evicted or changed");
+  printf("ok\n");
+  return 0;
+}
+
 void* churn_thread(void* arg) {
   auto seconds = reinterpret_cast<uintptr_t>(arg);
   uint64_t seed = reinterpret_cast<uintptr_t>(&seed);
@@ -201,5 +254,6 @@ int main(int argc, char** argv) {
   if (!strcmp(argv[1], "mlockall")) return mlockall_mode(n);
   if (!strcmp(argv[1], "stacks")) return stacks(n);
   if (!strcmp(argv[1], "threads")) return threads(n);
+  if (!strcmp(argv[1], "userstacks")) return user_stacks(n);
   return fail("unknown mode");
 }

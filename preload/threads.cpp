@@ -1,0 +1,120 @@
+// preload/threads.cpp — see threads.h.
+//
+// Data layout: the RangeSet of live program thread stacks; one pthread key whose value in
+// each started thread is that thread's StackNote (own operator new: never in the program's
+// heap); the real pthread_create, looked up once.
+// Lock order: ForkGuard, then the engine's locks (unmanage); the RangeSet's lock is a leaf.
+#include "preload/threads.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+
+#include <atomic>
+#include <cerrno>
+#include <new>
+
+#include "preload/eligibility.h"
+#include "preload/fork_guard.h"
+#include "preload/runtime.h"
+
+namespace uzswap::preload {
+namespace {
+
+using CreateFn = int (*)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
+
+struct StartRecord {
+  void* (*start)(void*);
+  void* arg;
+};
+
+struct StackNote {
+  uintptr_t begin;
+  uintptr_t end;
+};
+
+std::atomic<CreateFn> g_real_create{nullptr};
+pthread_key_t g_stack_key;
+std::atomic<bool> g_key_ready{false};
+
+CreateFn real_create() {
+  CreateFn f = g_real_create.load(std::memory_order_acquire);
+  if (f == nullptr) {
+    f = reinterpret_cast<CreateFn>(dlsym(RTLD_NEXT, "pthread_create"));
+    g_real_create.store(f, std::memory_order_release);
+  }
+  return f;
+}
+
+void forget_stack(void* raw) {
+  auto* note = static_cast<StackNote*>(raw);
+  thread_stacks().remove_within(note->begin, note->end);
+  delete note;
+}
+
+void unmanage_stack(uintptr_t begin, uintptr_t end) {
+  if (active_engine() == nullptr) return;
+  ForkGuard guard;
+  Engine* e = active_engine();
+  if (e == nullptr) return;
+  auto* b = reinterpret_cast<void*>(begin);
+  // Every managed range is at least a page; look at both ends and the middle before paying
+  // for an unmanage walk.
+  if (e->is_managed(b) || e->is_managed(reinterpret_cast<void*>(end - 1)) ||
+      e->is_managed(reinterpret_cast<void*>(begin + (end - begin) / 2)))
+    e->unmanage(b, end - begin, /*discard=*/false);
+}
+
+// Runs first thing in a new program thread, on its own stack.
+void note_own_stack() {
+  pthread_attr_t attr;
+  if (pthread_getattr_np(pthread_self(), &attr) != 0) return;
+  void* stack = nullptr;
+  size_t size = 0;
+  int rc = pthread_attr_getstack(&attr, &stack, &size);
+  pthread_attr_destroy(&attr);
+  if (rc != 0 || stack == nullptr || size == 0) return;
+  uintptr_t begin = reinterpret_cast<uintptr_t>(stack) & ~uintptr_t{4095};
+  uintptr_t end = page_round_up(reinterpret_cast<uintptr_t>(stack) + size);
+  if (!thread_stacks().add(begin, end)) return;
+  unmanage_stack(begin, end);
+  if (g_key_ready.load(std::memory_order_acquire)) {
+    auto* note = new (std::nothrow) StackNote{begin, end};
+    if (note != nullptr && pthread_setspecific(g_stack_key, note) != 0) delete note;
+  }
+}
+
+void* start_program_thread(void* raw) {
+  StartRecord rec = *static_cast<StartRecord*>(raw);
+  delete static_cast<StartRecord*>(raw);
+  note_own_stack();
+  return rec.start(rec.arg);
+}
+
+}  // namespace
+
+RangeSet& thread_stacks() {
+  static RangeSet s;  // constant-initialised
+  return s;
+}
+
+bool threads_init() {
+  real_create();
+  if (!thread_stacks().init()) return false;
+  if (pthread_key_create(&g_stack_key, forget_stack) == 0) g_key_ready.store(true, std::memory_order_release);
+  return true;
+}
+
+}  // namespace uzswap::preload
+
+extern "C" __attribute__((visibility("default"))) int pthread_create(pthread_t* thread, const pthread_attr_t* attr,
+                                                                     void* (*start)(void*), void* arg) {
+  using namespace uzswap::preload;
+  CreateFn real = real_create();
+  if (real == nullptr) return EAGAIN;  // no pthread_create further down: nothing we can do
+  if (called_from_self(__builtin_return_address(0))) return real(thread, attr, start, arg);
+  auto* rec = new (std::nothrow) StartRecord{start, arg};
+  if (rec == nullptr) return real(thread, attr, start, arg);  // unrecorded beats refused
+  int rc = real(thread, attr, start_program_thread, rec);
+  if (rc != 0) delete rec;
+  return rc;
+}
