@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/counters.h"
+#include "common/fd_guard.h"
 #include "common/histogram.h"
 #include "preload/interpose.h"
 #include "preload/option_values.h"
@@ -133,7 +134,7 @@ void print_counters() {
 }  // namespace
 
 void exit_stats_keep_stderr() {
-  int fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, kLowestKeptFd);
+  int fd = fd_adopt(fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, kLowestKeptFd));
   if (fd >= 0) g_out_fd = fd;
 }
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/counters.h"
+#include "common/fd_guard.h"
 #include "common/log.h"
 #include "uffd/core.h"
 
@@ -79,7 +80,7 @@ bool EngineCore::init(const EngineConfig& config, EngineStartResult* result) {
   pool_ = pool::Pool::create(pc);
   if (!pool_) return fail_nomem("pool");
   comp_ = pool::compressor_get(config.compressor);
-  stop_efd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  stop_efd_ = fd_adopt(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (stop_efd_ < 0 || !start_handlers(config.handler_threads)) {
     result->error = EngineStartError::NoMemory;
     snprintf(result->message, sizeof(result->message), "could not start the fault handler threads");
@@ -109,6 +110,7 @@ EngineCore::~EngineCore() {
   ranges_.destroy();
   pagemap_.close();
   uffd_.close();
+  fd_release(stop_efd_);
   if (stop_efd_ >= 0) close(stop_efd_);
   stop_scratch_.destroy();
   if (reclaim_scratch_) {

@@ -6,12 +6,13 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "common/fd_guard.h"
 #include "uffd/uapi.h"
 
 namespace uzswap::uffd {
 
 bool Pagemap::open() {
-  fd_ = ::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  fd_ = fd_adopt(::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC));
   if (fd_ < 0) return false;
   pm_scan_arg arg = {};
   arg.size = sizeof(arg);
@@ -21,6 +22,7 @@ bool Pagemap::open() {
 }
 
 void Pagemap::close() {
+  fd_release(fd_);
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
 }

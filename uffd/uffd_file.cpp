@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "common/fd_guard.h"
 #include "uffd/uapi.h"
 
 namespace uzswap::uffd {
@@ -97,7 +98,7 @@ bool UffdFile::open(bool want_wp, EngineStartResult* result) {
     set_error(result, EngineStartError::ApiHandshakeFailed, "UFFDIO_API feature negotiation refused");
     return false;
   }
-  fd_ = fd;
+  fd_ = fd_adopt(fd);
   features_.kernel = offered;
   features_.move = got & UFFD_FEATURE_MOVE;
   features_.wp = got & UFFD_FEATURE_PAGEFAULT_FLAG_WP;
@@ -109,6 +110,7 @@ bool UffdFile::open(bool want_wp, EngineStartResult* result) {
 }
 
 void UffdFile::close() {
+  fd_release(fd_);
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
 }

@@ -87,6 +87,13 @@ exec_starts_clean)
   close_inherited() { for fd in /proc/$BASHPID/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done; }
   ( close_inherited; run_both exec UZSWAP_LIMIT=16M PROBE_MB=64 PROBE_RSS_MB=40 ) || exit $?
   ;;
+descriptors_kept)
+  require_uffd
+  # The probe closes what it did not open; the runner's own descriptors must not count.
+  close_inherited() { for fd in /proc/$BASHPID/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done; }
+  ( close_inherited; run_both closefds UZSWAP_LIMIT=16M UZSWAP_SHOW_STATS=1 PROBE_MB=64 PROBE_RSS_MB=40 ) || exit $?
+  grep -q "at exit: footprint" "$work/uz.err" || { show stderr "$work/uz.err"; fail "no at-exit summary (its stderr copy was closed)"; }
+  ;;
 remap_and_unmap)
   require_uffd
   run_both remap UZSWAP_LIMIT=16M PROBE_MB=64 PROBE_RSS_MB=40

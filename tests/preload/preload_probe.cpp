@@ -7,11 +7,15 @@
 //   exec            evict, then exec this probe as "exec-child" without LD_PRELOAD
 //   exec-child      report uzswap leftovers in this (freshly exec'd) image
 //   remap           evict, then mremap (grow, move), munmap part, MAP_FIXED over part
+//   closefds        evict, then close every descriptor above 2 the ways daemons and
+//                   subprocess children do (close, close_range, closefrom), dup2 onto
+//                   numbers, list descriptors below 256, check every byte
 //   churn           PROBE_THREADS threads for PROBE_SECONDS each cycle a ring of mappings:
 //                   check the oldest, munmap or mremap it, map and fill a new one
 // Environment: PROBE_MB (data size, default 64), PROBE_RSS_MB (resident size to wait for;
 // unset: no wait, as in the plain run), PROBE_WAIT_S (default 30).
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -290,6 +294,30 @@ int mode_churn() {
 
 }  // namespace
 
+// Descriptors open below 256 other than 0-2, as CPython's fd_status helper counts them.
+int low_descriptors() {
+  int n = 0;
+  for (int fd = 3; fd < 256; ++fd) n += fcntl(fd, F_GETFD) != -1;
+  return n;
+}
+
+int mode_closefds(size_t len) {
+  char* p = write_and_wait_evicted(len, 17);
+  if (low_descriptors() != 0) fail("descriptors other than 0-2 are open below 256");
+  for (int fd = 3; fd < 4096; ++fd) close(fd);  // a daemon's loop
+  if (check(p, len / 2, 17) != 0) fail("bytes differ after closing every descriptor one by one");
+  fill(p, len / 2, 18);
+  close_range(3, ~0u, 0);  // what CPython's os.closerange and subprocess use
+  closefrom(3);
+  for (int fd = 3; fd < 2048; ++fd) dup2(2, fd);  // numbers a program believes free
+  for (int fd = 3; fd < 2048; ++fd) close(fd);
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // let the reclaim evict again
+  if (check(p, len / 2, 18) != 0 || check(p + len / 2, len / 2, 17, len / 2 / kPage) != 0)
+    fail("bytes differ after close_range, closefrom and dup2");
+  printf("closefds ok\n");
+  return 0;
+}
+
 int main(int argc, char** argv) {
   const char* mode = argc > 1 ? argv[1] : "hello";
   size_t len = env_size("PROBE_MB", 64) << 20;
@@ -300,6 +328,7 @@ int main(int argc, char** argv) {
   if (strcmp(mode, "exec-child") == 0) return mode_exec_child();
   if (strcmp(mode, "remap") == 0) return mode_remap(len);
   if (strcmp(mode, "churn") == 0) return mode_churn();
+  if (strcmp(mode, "closefds") == 0) return mode_closefds(len);
   fprintf(stderr, "probe: unknown mode %s\n", mode);
   return 2;
 }
