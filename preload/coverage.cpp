@@ -54,6 +54,9 @@ void manage_piece(uintptr_t begin, uintptr_t end) {
   ForkGuard guard;
   Engine* e = active_engine();
   if (e == nullptr || all_locked()) return;
+  // A thread stack or an mlock recorded since the scan subtracted them (both are recorded
+  // before their range is unmanaged, and unmanaged under the guard we hold).
+  if (thread_stacks().overlaps(begin, end) || locked_ranges().overlaps(begin, end)) return;
   auto* b = reinterpret_cast<void*>(begin);
   if (e->is_managed(b) || e->is_managed(reinterpret_cast<void*>(end - 1))) return;
   if (e->manage(b, end - begin)) {

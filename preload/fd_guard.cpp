@@ -6,8 +6,9 @@
 //   close(fd)              fails with EBADF, as for any number the program never opened;
 //   close_range(a, b, fl)  acts on the parts of [a, b] around uzswap's descriptors;
 //   closefrom(a)           the same, up to the highest number;
-//   dup2/dup3(old, fd)     fail with EBUSY (the number is taken; Linux documents EBUSY for
-//                          dup2/dup3), rather than closing ours under the engine.
+//   dup2/dup3(old, fd)     fail with EBADF, as for a number out of the program's range,
+//                          rather than closing ours under the engine (not EBUSY: Linux
+//                          documents it as a transient race, and callers retry it).
 // uzswap's descriptors sit above the numbers programs use (fd_adopt), so the last case
 // needs a program that picks high numbers on purpose. Calls made by libuzswap.so itself
 // pass straight through.
@@ -15,6 +16,8 @@
 // State: the real close, looked up once (glibc's close is a cancellation point: the
 // program keeps that); the others are made with syscall(2).
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <linux/close_range.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -47,8 +50,11 @@ int sys_close_range(unsigned first, unsigned last, int flags) {
   return static_cast<int>(syscall(SYS_close_range, first, last, flags));
 }
 
-// close_range over [first, last] minus uzswap's descriptors.
+// close_range over [first, last] minus uzswap's descriptors. Arguments the kernel refuses
+// go to it whole, so the program gets the kernel's EINVAL.
 int close_range_around_ours(unsigned first, unsigned last, int flags) {
+  if (first > last || (flags & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC)) != 0)
+    return sys_close_range(first, last, flags);
   int ours[kFdGuardSlots];
   size_t n = fd_ours(ours, kFdGuardSlots);
   unsigned from = first;
@@ -88,24 +94,26 @@ __attribute__((visibility("default"))) int close_range(unsigned first, unsigned 
 __attribute__((visibility("default"))) void closefrom(int lowfd) noexcept {
   unsigned first = lowfd < 0 ? 0u : static_cast<unsigned>(lowfd);
   if (uzswap::preload::close_range_around_ours(first, UINT_MAX, 0) == 0) return;
-  // No close_range here (before Linux 5.9): close one by one, as glibc's fallback does.
+  // No close_range here (before Linux 5.9): close one by one, without cancellation, as
+  // glibc's fallback does.
   long max = sysconf(_SC_OPEN_MAX);
-  if (max < 0 || max > 65536) max = 65536;
+  if (max < 0 || max > INT_MAX) max = INT_MAX;
   for (long fd = first; fd < max; ++fd)
-    if (!fd_is_ours(static_cast<int>(fd))) uzswap::preload::real_close(static_cast<int>(fd));
+    if (!fd_is_ours(static_cast<int>(fd))) syscall(SYS_close, static_cast<int>(fd));
 }
 
 __attribute__((visibility("default"))) int dup2(int oldfd, int newfd) noexcept {
-  if (oldfd != newfd && fd_is_ours(newfd) && !called_from_self(__builtin_return_address(0))) {
-    errno = EBUSY;
+  if (oldfd == newfd) return fcntl(oldfd, F_GETFD) == -1 ? -1 : newfd;  // what dup2 does
+  if (fd_is_ours(newfd) && !called_from_self(__builtin_return_address(0))) {
+    errno = EBADF;
     return -1;
   }
-  return static_cast<int>(syscall(SYS_dup2, oldfd, newfd));
+  return static_cast<int>(syscall(SYS_dup3, oldfd, newfd, 0));
 }
 
 __attribute__((visibility("default"))) int dup3(int oldfd, int newfd, int flags) noexcept {
-  if (fd_is_ours(newfd) && !called_from_self(__builtin_return_address(0))) {
-    errno = EBUSY;
+  if (oldfd != newfd && fd_is_ours(newfd) && !called_from_self(__builtin_return_address(0))) {
+    errno = EBADF;
     return -1;
   }
   return static_cast<int>(syscall(SYS_dup3, oldfd, newfd, flags));

@@ -1,8 +1,10 @@
 // preload/threads.cpp — see threads.h.
 //
 // Data layout: the RangeSet of live program thread stacks; one pthread key whose value in
-// each started thread is that thread's StackNote (own operator new: never in the program's
-// heap); the real pthread_create, looked up once.
+// each started thread is that thread's StackNote; the real pthread_create, looked up once.
+// StartRecord and StackNote come from the program's malloc: they are touched only by
+// program threads, and glibc's malloc is fork-safe (uzswap's own allocator takes a spin
+// lock a fork could inherit held).
 // Lock order: ForkGuard, then the engine's locks (unmanage); the RangeSet's lock is a leaf.
 #include "preload/threads.h"
 
@@ -11,7 +13,7 @@
 
 #include <atomic>
 #include <cerrno>
-#include <new>
+#include <cstdlib>
 
 #include "preload/eligibility.h"
 #include "preload/fork_guard.h"
@@ -48,20 +50,21 @@ CreateFn real_create() {
 void forget_stack(void* raw) {
   auto* note = static_cast<StackNote*>(raw);
   thread_stacks().remove_within(note->begin, note->end);
-  delete note;
+  free(note);
+}
+
+bool may_be_managed(Engine* e, uintptr_t begin, uintptr_t end) {
+  // Every managed range is at least a page; the ends and the middle before an unmanage walk.
+  return e->is_managed(reinterpret_cast<void*>(begin)) || e->is_managed(reinterpret_cast<void*>(end - 1)) ||
+         e->is_managed(reinterpret_cast<void*>(begin + (end - begin) / 2));
 }
 
 void unmanage_stack(uintptr_t begin, uintptr_t end) {
-  if (active_engine() == nullptr) return;
-  ForkGuard guard;
   Engine* e = active_engine();
-  if (e == nullptr) return;
-  auto* b = reinterpret_cast<void*>(begin);
-  // Every managed range is at least a page; look at both ends and the middle before paying
-  // for an unmanage walk.
-  if (e->is_managed(b) || e->is_managed(reinterpret_cast<void*>(end - 1)) ||
-      e->is_managed(reinterpret_cast<void*>(begin + (end - begin) / 2)))
-    e->unmanage(b, end - begin, /*discard=*/false);
+  if (e == nullptr || !may_be_managed(e, begin, end)) return;
+  ForkGuard guard;  // only now: a fork in progress holds it for a while
+  e = active_engine();
+  if (e != nullptr) e->unmanage(reinterpret_cast<void*>(begin), end - begin, /*discard=*/false);
 }
 
 // Runs first thing in a new program thread, on its own stack.
@@ -75,17 +78,18 @@ void note_own_stack() {
   if (rc != 0 || stack == nullptr || size == 0) return;
   uintptr_t begin = reinterpret_cast<uintptr_t>(stack) & ~uintptr_t{4095};
   uintptr_t end = page_round_up(reinterpret_cast<uintptr_t>(stack) + size);
-  if (!thread_stacks().add(begin, end)) return;
-  unmanage_stack(begin, end);
-  if (g_key_ready.load(std::memory_order_acquire)) {
-    auto* note = new (std::nothrow) StackNote{begin, end};
-    if (note != nullptr && pthread_setspecific(g_stack_key, note) != 0) delete note;
+  bool recorded = thread_stacks().add(begin, end);
+  unmanage_stack(begin, end);  // recorded or not (the set full): never leave it managed
+  if (recorded && g_key_ready.load(std::memory_order_acquire)) {
+    auto* note = static_cast<StackNote*>(malloc(sizeof(StackNote)));
+    if (note != nullptr) *note = StackNote{begin, end};
+    if (note != nullptr && pthread_setspecific(g_stack_key, note) != 0) free(note);
   }
 }
 
 void* start_program_thread(void* raw) {
   StartRecord rec = *static_cast<StartRecord*>(raw);
-  delete static_cast<StartRecord*>(raw);
+  free(raw);
   note_own_stack();
   return rec.start(rec.arg);
 }
@@ -111,10 +115,13 @@ extern "C" __attribute__((visibility("default"))) int pthread_create(pthread_t* 
   using namespace uzswap::preload;
   CreateFn real = real_create();
   if (real == nullptr) return EAGAIN;  // no pthread_create further down: nothing we can do
-  if (called_from_self(__builtin_return_address(0))) return real(thread, attr, start, arg);
-  auto* rec = new (std::nothrow) StartRecord{start, arg};
+  // uzswap's own threads, and any thread while uzswap is not running, go straight through.
+  if (active_engine() == nullptr || called_from_self(__builtin_return_address(0)))
+    return real(thread, attr, start, arg);
+  auto* rec = static_cast<StartRecord*>(malloc(sizeof(StartRecord)));
   if (rec == nullptr) return real(thread, attr, start, arg);  // unrecorded beats refused
+  *rec = StartRecord{start, arg};
   int rc = real(thread, attr, start_program_thread, rec);
-  if (rc != 0) delete rec;
+  if (rc != 0) free(rec);
   return rc;
 }

@@ -13,7 +13,11 @@
 //
 // Threads uzswap starts itself (called from libuzswap.so) go straight to the real
 // pthread_create: they must not malloc (the program's heap may be managed and evicted),
-// and their glibc stacks carry a guard page.
+// and their glibc stacks carry a guard page. So does every thread while uzswap is not
+// running. Not seen: threads started before libuzswap.so's constructor (by constructors
+// of the program's own libraries, which run first) and threads made with C11 thrd_create,
+// which glibc does not route through pthread_create's symbol; their stacks still fall
+// under the guard rule.
 //
 // State: one RangeSet (range_set.h), its slots mmap'd once by threads_init().
 #pragma once

@@ -127,6 +127,9 @@ class EngineCore final : public Engine, public policy::Mechanics {
   static constexpr size_t kExpectSlots = 16;
   static constexpr uint64_t kExpectMs = 1000;
   ExpectedUnmap expected_[kExpectSlots];
+  // Evictions between their registration check and their UFFDIO_MOVE (evict.cpp, "Evict
+  // window"); a reader that announced itself waits for zero before read(2).
+  std::atomic<int> evict_moves_{0};
   uint64_t mm_epoch_ = 0;  // bumped by every applied UNMAP/REMOVE/REMAP (map_lock exclusive)
   // now_ns() of the last applied UNMAP or REMAP (map_lock exclusive; read under shared).
   // The copy fallback starts no zap within kLayoutQuietNs of one (evict.cpp).

@@ -7,6 +7,7 @@
 #include <new>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/counters.h"
@@ -122,14 +123,26 @@ EngineCore::~EngineCore() {
 
 // msync(MS_ASYNC) on private anonymous memory does nothing but walk the VMAs of the
 // range, failing with ENOMEM at a hole: a cheap "is all of it mapped?".
+// The raw system call: glibc's msync is a cancellation point, and manage() runs inside the
+// program's mmap, which is not.
 bool EngineCore::has_hole(uintptr_t start, size_t len) {
-  return msync(reinterpret_cast<void*>(start), len, MS_ASYNC) != 0 && errno == ENOMEM;
+  return syscall(SYS_msync, start, len, MS_ASYNC) != 0 && errno == ENOMEM;
 }
 
 bool EngineCore::manage(void* addr, size_t len) {
   const auto start = reinterpret_cast<uintptr_t>(addr);
   if (stopped_.load(std::memory_order_acquire) || len == 0 || (start | len) & (kPageSize - 1))
     return false;
+  // UFFDIO_REGISTER registers the VMAs it finds and skips holes silently, but our table
+  // would cover the hole: memory mapped there later without an interposer seeing it (a
+  // brk regrowth) would be in the table yet unregistered. Refuse a range with a hole; a
+  // caller working from a stale picture of the address space (the coverage scan) tries
+  // again later. Checked before registering: unregistering afterwards could undo a
+  // registration that is not ours to undo (a VMA an mremap just carried there).
+  if (has_hole(start, len)) {
+    UZ_COUNT(manage_refused_hole);
+    return false;
+  }
   LockGuard<SpinLock> rm(read_mutex_);
   map_lock_.lock_exclusive();
   // The program just got [start, start+len) from mmap: whatever we still hold there is
@@ -141,11 +154,10 @@ bool EngineCore::manage(void* addr, size_t len) {
     ranges_.cut(start, start + len, [](Entry, Owner) {}, [](Entry, Owner) {});
     ok = false;
   } else if (ok && has_hole(start, len)) {
-    // UFFDIO_REGISTER registers the VMAs it finds and skips holes silently, but our table
-    // would cover the hole: memory mapped there later without an interposer seeing it (a
-    // brk regrowth) would be in the table yet unregistered. Refuse; a caller working from
-    // a stale picture of the address space (the coverage scan) tries again later.
-    uffd_.unregister_range(start, len);
+    // A hole opened while we registered: forget the table range but leave the kernel's
+    // registrations alone (registered memory we do not know is zero-filled on a fault,
+    // resolve_unmanaged). A hole that opened and was refilled meanwhile is not seen here:
+    // the evictor's registered_with_us() check covers that.
     ranges_.cut(start, start + len, [](Entry, Owner) {}, [](Entry, Owner) {});
     UZ_COUNT(manage_refused_hole);
     ok = false;

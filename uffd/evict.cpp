@@ -5,6 +5,14 @@
 // Staging, MOVE mode (stage_one_move), all under map_lock shared:
 //   claim Absent -> Evicting(slot); check that the page's VMA is registered with us
 //   (registered_with_us: else Absent|Poor); UFFDIO_MOVE page -> slot; Evicting -> Staged.
+//   Evict window: UFFDIO_MOVE checks only its destination's registration, and the kernel
+//   stops answering EAGAIN (mmap_changing) once the event of an munmap is read, before
+//   we apply it. So the check and the MOVE run inside evict_moves_, and a reader waits
+//   for evict_moves_ to drain after announcing itself and before read(2) (Dekker: the
+//   evictor increments then looks for an announcement, the reader announces then looks
+//   at the count; one of them sees the other). An evictor that sees an announcement
+//   backs off. Thus between our check and our MOVE no event is read: a munmap, and a new
+//   unregistered mapping at the same address, leave mmap_changing set and the MOVE fails.
 //   The MOVE is atomic against writers: a writer either wrote before (its data moves)
 //   or faults after (and waits for Staged, then gets the page back by MOVE).
 // Staging, fallback (stage_one_copy; no UFFDIO_MOVE, or force_copy_evict):
@@ -164,6 +172,8 @@ EngineCore::StageResult EngineCore::stage_one(uintptr_t page) {
 // page is present; 0 if it is ours and was not present (a stale pagemap snapshot), which
 // installs the zero page: what the program would read from a never-touched page, and the
 // entry, Evicting, keeps faults away until we settle it.
+// The kernel's check is "registered with a userfaultfd"; in a process with one engine that
+// is ours.
 bool EngineCore::registered_with_us(uintptr_t page) {
   size_t done = 0;
   int rc = uffd_.zeropage(page, kPageSize, false, &done);
@@ -197,15 +207,22 @@ EngineCore::StageResult EngineCore::stage_one_move(uintptr_t page) {
   StageResult claim = claim_for_eviction(page, &claimed, &slot);
   if (claim != StageResult::Claimed) return claim;
   AtomicEntry& e = *claimed;
-  if (!registered_with_us(page)) {
-    e.store(make_entry(PageState::Absent, 0, kFlagPoor), std::memory_order_release);
+  staging_.begin_move();
+  // From the check to the MOVE no event may be read (see "Evict window" above): a change
+  // of the page's VMA meanwhile then shows as mmap_changing and the MOVE answers EAGAIN.
+  evict_moves_.fetch_add(1, std::memory_order_seq_cst);
+  const bool reader_waiting = map_lock_.announced();
+  if (reader_waiting || !registered_with_us(page)) {
+    evict_moves_.fetch_sub(1, std::memory_order_release);
+    staging_.end_move();
+    e.store(make_entry(PageState::Absent, 0, reader_waiting ? 0 : kFlagPoor), std::memory_order_release);
     staging_.release_clean(slot);
-    UZ_COUNT(evict_skip_unregistered);
+    if (!reader_waiting) UZ_COUNT(evict_skip_unregistered);
     return StageResult::Skipped;
   }
   size_t done = 0;
-  staging_.begin_move();
   int rc = uffd_.move(staging_.addr(slot), page, kPageSize, false, &done);
+  evict_moves_.fetch_sub(1, std::memory_order_release);
   staging_.end_move();
   if (rc == 0) {
     staging_.set_stage_ns(slot, now_ns());

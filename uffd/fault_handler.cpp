@@ -7,8 +7,8 @@
 // in bursts and a sleeping handler costs a cross-CPU wake-up.
 //
 // Reading protocol (uffd/map_lock.h): a handler takes read_mutex (try-lock: if another
-// handler is reading, this one goes back to polling), announces on map_lock, reads one
-// message, and then either
+// handler is reading, this one goes back to polling), announces on map_lock, waits for
+// evictions between their check and their MOVE (evict.cpp), reads one message, and then either
 //   - a page fault: withdraws the announcement, releases read_mutex, resolves under
 //     map_lock shared;
 //   - an event: drains map_lock to exclusive, applies the event, releases both.
@@ -64,7 +64,7 @@ void EngineCore::handle_message(const uffd_msg& msg, Scratch& s) {
   if (staging_.contains(page)) {
     // We never touch a missing staging page; if something did, do not leave it hanging.
     size_t done = 0;
-    uffd_.zeropage(page, kPageSize, true, &done);
+    if (uffd_.zeropage(page, kPageSize, true, &done) != 0) uffd_.wake(page, kPageSize);
     UZ_COUNT(error_ioctl);
     return;
   }
@@ -105,6 +105,7 @@ void* EngineCore::handler_main(void* raw) {
     pollfd probe = {core->uffd_.fd(), POLLIN, 0};
     if (poll(&probe, 1, 0) > 0 && core->read_mutex_.try_lock()) {
       core->map_lock_.announce();
+      while (core->evict_moves_.load(std::memory_order_seq_cst) != 0) cpu_relax();  // evict.cpp, "Evict window"
       ssize_t n = read(core->uffd_.fd(), &msg, sizeof(msg));
       if (n == static_cast<ssize_t>(sizeof(msg)) && msg.event != UFFD_EVENT_PAGEFAULT) {
         core->map_lock_.drain();

@@ -318,7 +318,9 @@ Resolve EngineCore::resolve_wp(uintptr_t page, Scratch& s) {
   int rc = uffd_.writeprotect(page, kPageSize, false, true);
   if (rc != 0 && rc != EAGAIN && rc != ENOENT) UZ_COUNT(error_ioctl);
   UZ_COUNT(fault_wp);
-  return rc == EAGAIN ? Resolve::Deferred : Resolve::Done;
+  if (rc == EAGAIN) return Resolve::Deferred;
+  if (rc != 0) uffd_.wake(page, kPageSize);  // the ioctl wakes only when it succeeds (ENOENT: range gone)
+  return Resolve::Done;
 }
 
 bool EngineCore::poison_page(uintptr_t page) {
