@@ -23,6 +23,7 @@
 #include <pthread.h>
 
 #include "common/log.h"
+#include "common/own_thread.h"
 #include "preload/coverage_rules.h"
 #include "preload/fork_guard.h"
 #include "preload/locked.h"
@@ -85,6 +86,7 @@ void consider_line(Engine* e, const MapsLine& line, const MapsLine* below, size_
 }
 
 void* coverage_thread(void* arg) {
+  own_thread_begin();
   auto* engine = static_cast<Engine*>(arg);
   pthread_attr_t attr;
   if (pthread_getattr_np(pthread_self(), &attr) == 0) {
