@@ -27,13 +27,11 @@ using SigInfoHandler = void (*)(int, siginfo_t*, void*);
 constexpr size_t kNumFatal = std::size(kFatalSignals);
 constexpr uintptr_t kDefault = reinterpret_cast<uintptr_t>(SIG_DFL);
 constexpr uintptr_t kIgnore = 1;  // SIG_IGN
-#ifndef SA_RESTORER
-#define SA_RESTORER 0
-#endif
-// The flags the kernel keeps of a new action (it clears any other since Linux 5.11);
-// 0x800 is SA_EXPOSE_TAGBITS, which Debian 12's headers do not name.
+// The flags of a new action that the kernel keeps (it clears others since Linux 5.11),
+// besides the architecture's SA_RESTORER (see g_library_flags); 0x800 is
+// SA_EXPOSE_TAGBITS, which Debian 12's headers do not name.
 constexpr int kKernelFlags = SA_NOCLDSTOP | SA_NOCLDWAIT | SA_SIGINFO | 0x800 | SA_ONSTACK | SA_RESTART | SA_NODEFER |
-                             static_cast<int>(SA_RESETHAND) | SA_RESTORER;
+                             static_cast<int>(SA_RESETHAND);
 // The flags of the program's action that our own action copies (see signal_chain.h).
 constexpr int kMirroredFlags = SA_ONSTACK | SA_RESTART | SA_NODEFER;
 constexpr size_t kKernelMaskBytes = 8;  // the kernel's sigset_t, all that sigaction passes
@@ -59,7 +57,10 @@ std::atomic<SigactionFn> g_next_sigaction{nullptr};
 ViewSlot g_views[kNumFatal];
 std::atomic<bool> g_lock{false};
 std::atomic<bool> g_on{false};
-uintptr_t g_restorer = 0;  // the C library's sa_restorer, which its sigaction puts in every action (under g_lock)
+// What the C library's sigaction adds to every action (SA_RESTORER and its restorer on
+// x86-64), learnt from our own action read back (written under g_lock at install).
+int g_library_flags = 0;
+uintptr_t g_restorer = 0;
 std::atomic<pid_t> g_reporter{0};  // the thread printing a crash report
 thread_local bool t_reporting = false;
 
@@ -137,18 +138,19 @@ Action from_kernel(const struct sigaction& k) {
 Action normalised(const struct sigaction& act) {
   Action a;
   a.handler = reinterpret_cast<uintptr_t>(act.sa_handler);
-  a.flags = (act.sa_flags | SA_RESTORER) & kKernelFlags;
+  a.flags = (act.sa_flags & kKernelFlags) | g_library_flags;
   memcpy(&a.mask, &act.sa_mask, kKernelMaskBytes);
   a.mask &= ~((uint64_t{1} << (SIGKILL - 1)) | (uint64_t{1} << (SIGSTOP - 1)));
   a.restorer = g_restorer;
   return a;
 }
 
-// Fills what the C library's sigaction fills of `old`; the rest of its sa_mask (beyond
-// the kernel's 64 signals) is left as the caller had it, as the C library leaves it.
+// Fills `old` as the C library's sigaction does (past the kernel's 64 signals, its
+// sa_mask gets whatever the C library's stack held: zeros here).
 void to_user(const Action& a, struct sigaction* old) {
   old->sa_handler = reinterpret_cast<sighandler_t>(a.handler);
   old->sa_flags = a.flags;
+  sigemptyset(&old->sa_mask);
   memcpy(&old->sa_mask, &a.mask, kKernelMaskBytes);
   old->sa_restorer = reinterpret_cast<void (*)()>(a.restorer);
 }
@@ -300,7 +302,10 @@ bool signal_chain_install() {
     return false;
   }
   struct sigaction ours;
-  if (real_sigaction(kFatalSignals[0], nullptr, &ours) == 0) g_restorer = reinterpret_cast<uintptr_t>(ours.sa_restorer);
+  if (real_sigaction(kFatalSignals[0], nullptr, &ours) == 0) {
+    g_library_flags = ours.sa_flags & ~(kKernelFlags | SA_SIGINFO);
+    g_restorer = reinterpret_cast<uintptr_t>(ours.sa_restorer);
+  }
   g_on.store(true, std::memory_order_release);
   own_threads_take_fatal_signals(true);
   return true;
