@@ -4,14 +4,14 @@
 
 #include <dlfcn.h>
 #include <libunwind.h>
+#include <link.h>
 #include <sys/prctl.h>
 #include <ucontext.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <cstring>
-
-#include "preload/runtime.h"
 
 namespace uzswap::preload {
 namespace {
@@ -29,8 +29,6 @@ struct Unwinder {
 };
 
 Unwinder g_unw;                   // all set, or all nullptr
-const char* g_self_name = "libuzswap.so";
-uintptr_t g_self_base = 0;        // load address of libuzswap.so, for addr2line offsets
 
 // One stderr line built in a fixed buffer, written with a single write(2).
 class Line {
@@ -118,6 +116,37 @@ void print_signal_line(int sig, const siginfo_t* info) {
   line.write();
 }
 
+// The loaded object holding an address: its file name and load address.
+struct Module {
+  uintptr_t address = 0;
+  const char* name = nullptr;
+  uintptr_t base = 0;
+};
+
+int find_module(struct dl_phdr_info* info, size_t, void* data) {
+  auto* m = static_cast<Module*>(data);
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    if (ph.p_type != PT_LOAD) continue;
+    uintptr_t begin = info->dlpi_addr + ph.p_vaddr;
+    if (m->address < begin || m->address - begin >= ph.p_memsz) continue;
+    m->base = info->dlpi_addr;
+    const char* name = info->dlpi_name != nullptr && info->dlpi_name[0] != '\0' ? info->dlpi_name : program_invocation_name;
+    const char* slash = strrchr(name, '/');
+    m->name = slash != nullptr ? slash + 1 : name;
+    return 1;
+  }
+  return 0;
+}
+
+// dl_iterate_phdr is what libunwind itself calls at every step to find unwind tables.
+Module module_of(uintptr_t address) {
+  Module m;
+  m.address = address;
+  dl_iterate_phdr(find_module, &m);
+  return m;
+}
+
 void print_frame(int index, unw_cursor_t* cursor) {
   unw_word_t ip = 0, offset = 0;
   g_unw.get_reg(cursor, UNW_REG_IP, &ip);
@@ -130,8 +159,8 @@ void print_frame(int index, unw_cursor_t* cursor) {
   } else {
     line.add("??");
   }
-  if (g_self_base != 0 && called_from_self(reinterpret_cast<const void*>(ip)))
-    line.add(" (").add(g_self_name).add("+").add_hex(ip - g_self_base).add(")");
+  Module m = module_of(ip);
+  if (m.name != nullptr) line.add(" (").add(m.name).add("+").add_hex(ip - m.base).add(")");
   line.write();
 }
 
@@ -153,12 +182,6 @@ void print_backtrace(void* ucontext) {
 }  // namespace
 
 bool crash_report_init() {
-  Dl_info self;
-  if (dladdr(reinterpret_cast<void*>(&crash_report_init), &self) != 0 && self.dli_fname != nullptr) {
-    g_self_base = reinterpret_cast<uintptr_t>(self.dli_fbase);
-    const char* slash = strrchr(self.dli_fname, '/');
-    g_self_name = slash != nullptr ? slash + 1 : self.dli_fname;
-  }
   void* lib = dlopen(UZSWAP_LIBUNWIND_SONAME, RTLD_NOW | RTLD_LOCAL);
   if (lib == nullptr) return false;
   Unwinder u;
@@ -176,8 +199,7 @@ bool crash_report_init() {
 void crash_report_print(int sig, const siginfo_t* info, void* ucontext) {
   print_signal_line(sig, info);
   print_backtrace(ucontext);
-  Line().add("this is a bug in uzswap: please report it with the lines above (frame offsets in ").add(g_self_name)
-      .add(": addr2line -Cfe)").write();
+  Line().add("this is a bug in uzswap: please report it with the lines above (addr2line -Cfe FILE OFFSET names a frame's line)").write();
 }
 
 }  // namespace uzswap::preload

@@ -8,7 +8,7 @@
 // happens here rather than in a signal handler.
 // crash_report_print() is async-signal-safe: write(2) only, no allocation, no stdio;
 // libunwind's local unwinding (UNW_LOCAL_ONLY) is documented as signal-safe.
-// State: the libunwind entry points and our image's name and base, written once by init
+// State: the libunwind entry points, written once by init
 // (before any uzswap thread starts), read by print.
 #pragma once
 
