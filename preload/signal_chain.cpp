@@ -91,34 +91,34 @@ class ChainLock {
   sigset_t old_;
 };
 
+// A seqlock whose every access is sequentially consistent (a handful of loads per signal):
+// a read that overlaps a write sees the sequence number change and retries.
 Action read_view(int i) {
   ViewSlot& v = g_views[i];
   for (;;) {
-    uint32_t before = v.seq.load(std::memory_order_acquire);
+    uint32_t before = v.seq.load();
     if (before & 1) {
       sched_yield();
       continue;
     }
     Action a;
-    a.handler = v.handler.load(std::memory_order_relaxed);
-    a.flags = v.flags.load(std::memory_order_relaxed);
-    a.mask = v.mask.load(std::memory_order_relaxed);
-    a.restorer = v.restorer.load(std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_acquire);
-    if (v.seq.load(std::memory_order_relaxed) == before) return a;
+    a.handler = v.handler.load();
+    a.flags = v.flags.load();
+    a.mask = v.mask.load();
+    a.restorer = v.restorer.load();
+    if (v.seq.load() == before) return a;
   }
 }
 
 void write_view(int i, const Action& a) {  // g_lock held
   ViewSlot& v = g_views[i];
-  uint32_t seq = v.seq.load(std::memory_order_relaxed);
-  v.seq.store(seq + 1, std::memory_order_relaxed);
-  std::atomic_thread_fence(std::memory_order_release);
-  v.handler.store(a.handler, std::memory_order_relaxed);
-  v.flags.store(a.flags, std::memory_order_relaxed);
-  v.mask.store(a.mask, std::memory_order_relaxed);
-  v.restorer.store(a.restorer, std::memory_order_relaxed);
-  v.seq.store(seq + 2, std::memory_order_release);
+  uint32_t seq = v.seq.load();
+  v.seq.store(seq + 1);
+  v.handler.store(a.handler);
+  v.flags.store(a.flags);
+  v.mask.store(a.mask);
+  v.restorer.store(a.restorer);
+  v.seq.store(seq + 2);
 }
 
 bool is_handler(const Action& a) { return a.handler != kDefault && a.handler != kIgnore; }
