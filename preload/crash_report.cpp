@@ -13,6 +13,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "preload/elf_symbols.h"
+
 namespace uzswap::preload {
 namespace {
 
@@ -25,7 +27,6 @@ struct Unwinder {
   decltype(&unw_init_local2) init_local2 = nullptr;
   decltype(&unw_step) step = nullptr;
   decltype(&unw_get_reg) get_reg = nullptr;
-  decltype(&unw_get_proc_name) get_proc_name = nullptr;
 };
 
 Unwinder g_unw;                   // all set, or all nullptr
@@ -116,9 +117,10 @@ void print_signal_line(int sig, const siginfo_t* info) {
   line.write();
 }
 
-// The loaded object holding an address: its file name and load address.
+// The loaded object holding an address: its file, its name as shown, its load bias.
 struct Module {
   uintptr_t address = 0;
+  const char* path = nullptr;
   const char* name = nullptr;
   uintptr_t base = 0;
 };
@@ -131,7 +133,9 @@ int find_module(struct dl_phdr_info* info, size_t, void* data) {
     uintptr_t begin = info->dlpi_addr + ph.p_vaddr;
     if (m->address < begin || m->address - begin >= ph.p_memsz) continue;
     m->base = info->dlpi_addr;
-    const char* name = info->dlpi_name != nullptr && info->dlpi_name[0] != '\0' ? info->dlpi_name : program_invocation_name;
+    bool program = info->dlpi_name == nullptr || info->dlpi_name[0] == '\0';
+    m->path = program ? "/proc/self/exe" : info->dlpi_name;
+    const char* name = program ? program_invocation_name : info->dlpi_name;
     const char* slash = strrchr(name, '/');
     m->name = slash != nullptr ? slash + 1 : name;
     return 1;
@@ -148,18 +152,20 @@ Module module_of(uintptr_t address) {
 }
 
 void print_frame(int index, unw_cursor_t* cursor) {
-  unw_word_t ip = 0, offset = 0;
+  unw_word_t ip = 0;
   g_unw.get_reg(cursor, UNW_REG_IP, &ip);
-  char symbol[256];
   Line line;
   line.add("  #").add_dec(static_cast<uint64_t>(index)).add(" ").add_hex(ip).add(" ");
-  if (g_unw.get_proc_name(cursor, symbol, sizeof symbol, &offset) == 0) {
-    symbol[sizeof symbol - 1] = '\0';
-    line.add(symbol).add("+").add_hex(offset);
+  Module m = module_of(ip);
+  // Past frame #0 the address is a return address: the call is just before it.
+  uintptr_t lookup = index == 0 ? ip : ip - 1;
+  char symbol[256];
+  uintptr_t offset = 0;
+  if (m.path != nullptr && elf_symbol_at(m.path, lookup - m.base, symbol, sizeof symbol, &offset)) {
+    line.add(symbol).add("+").add_hex(offset + (ip - lookup));
   } else {
     line.add("??");
   }
-  Module m = module_of(ip);
   if (m.name != nullptr) line.add(" (").add(m.name).add("+").add_hex(ip - m.base).add(")");
   line.write();
 }
@@ -171,7 +177,7 @@ void print_backtrace(void* ucontext) {
     Line().add("no backtrace: libunwind is not available").write();
     return;
   }
-  Line().add("backtrace (innermost first; names are C++-mangled, see c++filt):").write();
+  Line().add("backtrace (innermost first; names are C++-mangled, see c++filt; ?? where the file has no symbol):").write();
   for (int i = 0; i < kMaxFrames; ++i) {
     print_frame(i, &cursor);
     if (g_unw.step(&cursor) <= 0) return;
@@ -186,8 +192,7 @@ bool crash_report_init() {
   if (lib == nullptr) return false;
   Unwinder u;
   if (!resolve(lib, UZ_SYMBOL_NAME(unw_init_local2), &u.init_local2) || !resolve(lib, UZ_SYMBOL_NAME(unw_step), &u.step) ||
-      !resolve(lib, UZ_SYMBOL_NAME(unw_get_reg), &u.get_reg) ||
-      !resolve(lib, UZ_SYMBOL_NAME(unw_get_proc_name), &u.get_proc_name)) {
+      !resolve(lib, UZ_SYMBOL_NAME(unw_get_reg), &u.get_reg)) {
     dlclose(lib);
     return false;
   }

@@ -7,7 +7,10 @@
 // global symbol scope. init also unwinds once, so that libunwind's one-time set-up
 // happens here rather than in a signal handler.
 // crash_report_print() is async-signal-safe: write(2) only, no allocation, no stdio;
-// libunwind's local unwinding (UNW_LOCAL_ONLY) is documented as signal-safe.
+// libunwind's local unwinding (UNW_LOCAL_ONLY: unw_init_local2, unw_step, unw_get_reg)
+// is documented as signal-safe, and names come from elf_symbols.h rather than from
+// unw_get_proc_name, which allocates. Each frame's object is found with dl_iterate_phdr,
+// which libunwind calls at every step anyway.
 // State: the libunwind entry points, written once by init
 // (before any uzswap thread starts), read by print.
 #pragma once
