@@ -87,6 +87,7 @@ void consider_line(Engine* e, const MapsLine& line, const MapsLine* below, size_
 
 void* coverage_thread(void* arg) {
   own_thread_begin();
+  pthread_setname_np(pthread_self(), "uzswap-coverage");  // as ps -L and crash reports show it
   auto* engine = static_cast<Engine*>(arg);
   pthread_attr_t attr;
   if (pthread_getattr_np(pthread_self(), &attr) == 0) {

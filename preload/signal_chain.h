@@ -30,7 +30,9 @@
 // (program calls, SA_RESETHAND, install/uninstall) hold one spinlock with every signal
 // blocked (sigaction is async-signal-safe: a handler may call it); the handler reads the
 // view without locking. The kernel action is only changed under the spinlock, except by
-// the handler itself when it ends the process.
+// the handler itself when it ends the process. Lock order: the spinlock is a leaf (held
+// only around the C library's sigaction); the crash report takes no lock but a one-slot
+// "reporter" flag that a second crashing thread waits on (2 s at most).
 #pragma once
 
 #include <csignal>

@@ -62,6 +62,7 @@ own_thread_crash)
   crash_own uzswap-stats 7 SIGBUS publisher_main
   crash_own uzswap-fault 4 SIGILL _ZN6uzswap4uffd10EngineCore12handler_mainEPv
   crash_own uzswap-reclaim 8 SIGFPE _ZN6uzswap6policy9Reclaimer11thread_mainEPv UZSWAP_LIMIT=64M
+  crash_own uzswap-coverage 11 SIGSEGV coverage_thread UZSWAP_COVERAGE=1
   cat "$work/uz.err"
   ;;
 own_thread_crash_program_handlers)
