@@ -125,6 +125,29 @@ python_faulthandler)
   done
   grep -q "Fatal Python error: Segmentation fault" "$work/uz.err" && fail "python without faulthandler printed a traceback?"
   ;;
+redis_crash_log)
+  require_chain
+  command -v redis-server >/dev/null && command -v redis-cli >/dev/null || fail "redis-server missing (scripts/setup.sh installs it)"
+  # redis-server's own SIGSEGV handler (SA_SIGINFO | SA_NODEFER | SA_RESETHAND | SA_ONSTACK)
+  # writes its bug report and re-raises: the same log and end under uzswap. (Its memory
+  # test of every writable mapping is off: under uzswap it would walk uzswap's reservations.)
+  for run in plain uz; do
+    port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    preload=""
+    [ $run = uz ] && preload=$lib
+    env LD_PRELOAD="$preload" redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
+      --enable-debug-command yes --crash-memcheck-enabled no >"$work/$run.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 100); do redis-cli -p "$port" PING >/dev/null 2>&1 && break; sleep 0.1; done
+    redis-cli -p "$port" DEBUG SEGFAULT >/dev/null 2>&1
+    wait $pid
+    rc=$?
+    [ $rc -eq 139 ] || { show "$run log" "$work/$run.log"; fail "$run: redis-server exited $rc, not 139"; }
+    grep -q "crashed by signal: 11" "$work/$run.log" && grep -q "REDIS BUG REPORT END" "$work/$run.log" \
+      || { show "$run log" "$work/$run.log"; fail "$run: no complete bug report from redis-server"; }
+  done
+  grep -q "uzswap\[" "$work/uz.log" && { show "uzswap log" "$work/uz.log"; fail "uzswap printed something"; }
+  ;;
 *)
   fail "unknown case"
   ;;
