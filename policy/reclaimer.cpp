@@ -4,6 +4,8 @@
 #include <signal.h>
 #include <time.h>
 
+#include "common/own_thread.h"
+
 namespace uzswap::policy {
 namespace {
 
@@ -61,6 +63,7 @@ void Reclaimer::stop() {
 }
 
 void* Reclaimer::thread_main(void* arg) {
+  own_thread_begin();
   auto* self = static_cast<Reclaimer*>(arg);
   const uint64_t tick_ns = static_cast<uint64_t>(self->config_.tick_seconds * 1e9);
   while (self->state_.load(std::memory_order_acquire) == State::Running) {

@@ -23,6 +23,7 @@
 #include <pthread.h>
 
 #include "common/log.h"
+#include "common/own_thread.h"
 #include "preload/coverage_rules.h"
 #include "preload/fork_guard.h"
 #include "preload/locked.h"
@@ -88,6 +89,8 @@ void consider_line(Engine* e, const MapsLine& line, const MapsLine* below, size_
 }
 
 void* coverage_thread(void* arg) {
+  own_thread_begin();
+  pthread_setname_np(pthread_self(), "uzswap-coverage");  // as ps -L and crash reports show it
   auto* engine = static_cast<Engine*>(arg);
   pthread_attr_t attr;
   if (pthread_getattr_np(pthread_self(), &attr) == 0) {

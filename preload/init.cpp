@@ -4,7 +4,9 @@
 // Constructor, in order: resolve the wrapped calls; read the options (once, from
 // environ); if UZSWAP_DISABLE, stop here (pass-through, silent); locate our own image
 // (its mmap calls are never managed, and its memory is listed in own_memory.h); install
-// the fork handlers; start the stats export
+// the fork handlers; chain our fatal-signal handler in front of the program's
+// (signal_chain.h; before any uzswap thread exists, and removed again if the engine does
+// not start: uzswap then has no thread to report on); start the stats export
 // (before any uzswap thread exists: the counters move into its region); start the engine.
 // If the engine cannot start, print exactly one line saying why and what an administrator
 // can grant, and let the program run untouched. Once it runs, the coverage scan
@@ -31,6 +33,7 @@
 #include "preload/own_memory.h"
 #include "preload/real_calls.h"
 #include "preload/runtime.h"
+#include "preload/signal_chain.h"
 #include "preload/stats_export.h"
 #include "preload/threads.h"
 #include "uffd/engine.h"
@@ -141,12 +144,14 @@ void start() {
     UZ_WARN("cannot install fork handlers; running without uzswap");
     return;
   }
+  if (rt.options.backtrace && !signal_chain_install()) UZ_INFO("cannot install the crash report's signal handler");
   start_stats_export(rt.options);
   EngineStartResult result;
   Engine* engine = Engine::start(options_engine_config(rt.options), &result);
   if (engine == nullptr) {
     report_start_failure(result);
     stop_stats_export();
+    signal_chain_uninstall();
     return;
   }
   if (rt.options.show_stats) exit_stats_keep_stderr();
@@ -169,9 +174,13 @@ void finish() {
 
 }  // namespace
 
-void lifecycle_before_exec() { stop_stats_export(); }
+void lifecycle_before_exec() {
+  stop_stats_export();
+  signal_chain_before_exec();
+}
 
 void lifecycle_after_failed_exec() {
+  signal_chain_after_failed_exec();
   Engine* engine = active_engine();
   if (engine == nullptr) return;
   start_stats_export(runtime().options);
@@ -180,6 +189,7 @@ void lifecycle_after_failed_exec() {
 
 void lifecycle_fork_child() {
   runtime().owner_pid = static_cast<int>(getpid());
+  signal_chain_fork_child();  // no uzswap thread to report on
   // The child runs without uzswap (fork.cpp): no stats file of its own either.
   if (g_stats_running) {
     stats_export_fork_child();

@@ -5,13 +5,15 @@
 namespace uzswap::preload {
 
 // Before an exec by this process (not by a vfork/CLONE_VM child sharing its memory):
-// removes what would outlive the image (the stats file). The engine needs nothing: exec
-// ends its threads and the memory, and its descriptors are close-on-exec.
+// removes what would outlive the image (the stats file), and gives the kernel the
+// program's SIG_IGN for ignored fatal signals (signal_chain.h). The engine needs nothing:
+// exec ends its threads and the memory, and its descriptors are close-on-exec.
 void lifecycle_before_exec();
-// The exec failed and the image goes on: publishes the stats again.
+// The exec failed and the image goes on: publishes the stats again, chains the fatal
+// signals again.
 void lifecycle_after_failed_exec();
 // In a fork child (single-threaded): the child runs without uzswap; gives it its own
-// stats file.
+// stats file, and the program's own fatal-signal actions back (signal_chain.h).
 void lifecycle_fork_child();
 
 }  // namespace uzswap::preload

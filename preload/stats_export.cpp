@@ -33,6 +33,7 @@
 #include "common/counters.h"
 #include "common/histogram.h"
 #include "common/log.h"
+#include "common/own_thread.h"
 #include "preload/stats_gauges.h"
 #include "preload/stats_region.h"
 
@@ -130,6 +131,7 @@ timespec deadline_after_ns(uint64_t ns) {
 }
 
 void* publisher_main(void*) {
+  own_thread_begin();
   pthread_mutex_lock(&g.lock);
   while (!g.stop_requested) {
     publish_locked();

@@ -26,6 +26,7 @@
 #include "common/counters.h"
 #include "common/histogram.h"
 #include "common/log.h"
+#include "common/own_thread.h"
 #include "uffd/core.h"
 
 namespace uzswap::uffd {
@@ -83,6 +84,7 @@ void EngineCore::handle_message(const uffd_msg& msg, Scratch& s) {
 }
 
 void* EngineCore::handler_main(void* raw) {
+  own_thread_begin();
   HandlerArg arg = *static_cast<HandlerArg*>(raw);
   munmap(raw, kPageSize);
   EngineCore* core = arg.core;

@@ -99,7 +99,7 @@ TEST(Options, EveryDefaultParsesAndMatchesTheEngineDefaults) {
 TEST(Options, EveryOptionIsReadAndMapped) {
   Parsed p = parse({"UZSWAP_LIMIT=256M", "UZSWAP_COLD_AGE=30", "UZSWAP_POOL_LIMIT=10%", "UZSWAP_COMPRESSOR=zstd",
                     "UZSWAP_HANDLERS=2", "UZSWAP_RECLAIMERS=3", "UZSWAP_EVICT=copy", "UZSWAP_REJECT_THRESHOLD=2048",
-                    "UZSWAP_MIN_MAPPING=1M", "UZSWAP_VERBOSE=3", "UZSWAP_SHOW_STATS=yes", "UZSWAP_DISABLE=1",
+                    "UZSWAP_MIN_MAPPING=1M", "UZSWAP_VERBOSE=3", "UZSWAP_SHOW_STATS=yes", "UZSWAP_BACKTRACE=off", "UZSWAP_DISABLE=1",
                     "UZSWAP_STATS=off", "UZSWAP_STATS_DIR=/tmp/x", "UZSWAP_COVERAGE=0",
                     "UZSWAP_COVERAGE_INTERVAL=250ms", "PATH=/bin", "UZSWAPX=1"});
   ASSERT_TRUE(p.warnings.empty()) << p.warnings[0];
@@ -115,6 +115,7 @@ TEST(Options, EveryOptionIsReadAndMapped) {
   EXPECT_EQ(o.min_mapping, 1ull << 20);
   EXPECT_EQ(o.verbose, 3);
   EXPECT_TRUE(o.show_stats);
+  EXPECT_FALSE(o.backtrace);
   EXPECT_TRUE(o.disable);
   EXPECT_FALSE(o.stats);
   EXPECT_STREQ(o.stats_dir, "/tmp/x");
