@@ -32,6 +32,10 @@ void fd_release(int fd);
 bool fd_is_ours(int fd);
 // uzswap's descriptors in ascending order; returns how many (at most `cap`).
 size_t fd_ours(int* out, size_t cap);
+// Runs fn() with every free number below the high base taken, so that the descriptors a
+// library opens inside it (libunwind's memory-validation pipe) land above the numbers
+// programs use; records those as ours. From the constructor.
+void fd_open_high(void (*fn)());
 // Forgets every descriptor without closing any (a fork child that rebuilds its own).
 void fd_forget_all();
 

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "common/fd_guard.h"
 #include "preload/elf_symbols.h"
 
 namespace uzswap::preload {
@@ -197,7 +198,9 @@ bool crash_report_init() {
     return false;
   }
   g_unw = u;
-  warm_up();
+  // The first unwind opens libunwind's memory-validation pipe: keep it above the numbers
+  // programs use and out of their close loops (common/fd_guard.h).
+  fd_open_high(warm_up);
   return true;
 }
 
