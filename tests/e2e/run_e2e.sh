@@ -188,9 +188,13 @@ stage gen awk 'BEGIN { for (i = 0; i < 4000000; i++) printf "%08d %s %d\n", (i *
 sha256sum <"$COMPRESSED"
 SH
   pipeline() {  # pipeline NAME [env...]
-    local name=$1; shift
+    local name=$1 start rc; shift
+    start=$(date +%s.%N)
     env "$@" PIDS="$work/$name.pids" COMPRESSED="$work/$name.xz" bash "$work/pipeline.sh" \
       >"$work/$name.out" 2>"$work/$name.err"
+    rc=$?
+    echo "  [$name] $(echo "$(date +%s.%N) - $start" | bc | cut -c1-6) s"
+    return $rc
   }
   pipeline pipeline.plain || { cat "$work/pipeline.plain.err" >&2; fail "the plain pipeline failed"; }
   pipeline pipeline.uz LD_PRELOAD="$lib" UZSWAP_LIMIT="${E2E_LIMIT:-16M}" UZSWAP_SHOW_STATS=1
@@ -253,14 +257,18 @@ sys.argv[0] = "python3 -m test"
 runpy.run_module("test", run_name="__main__", alter_sys=True)'
     --timeout 300 test_fork1 test_subprocess test_mmap test_threading test_os)
   mkdir -p "$work/plain" "$work/uz"
+  start=$(date +%s)
   (cd "$work/plain" && "${regrtest[@]}" --junit-xml "$work/plain.xml" >"$work/regrtest.plain.out" 2>&1)
   plain_rc=$?
+  echo "  [plain] $(($(date +%s) - start)) s"
+  start=$(date +%s)
   # Its pid (env and the subshell exec): forked children may print summaries of their own.
   (cd "$work/uz" && exec env LD_PRELOAD="$lib" UZSWAP_LIMIT="${E2E_LIMIT:-16M}" UZSWAP_SHOW_STATS=1 \
     "${regrtest[@]}" --junit-xml "$work/uz.xml" >"$work/regrtest.uz.out" 2>&1) &
   top=$!
   wait $top
   uz_rc=$?
+  echo "  [uzswap] $(($(date +%s) - start)) s"
   # Children that tests run as another user (nobody) print "running without uzswap": only
   # the test process's own start decides.
   if grep -q "^uzswap\[$top\]: .*running without uzswap" "$work/regrtest.uz.out"; then
