@@ -21,3 +21,9 @@ if [[ $(id -u) == 0 ]]; then
 else
   echo "skipped: bench/hotcold/run.sh needs root (zram, swapon, memory cgroup)"
 fi
+
+echo "== redis-server: ~4x its limit, requests/s, footprint and BGSAVE fork latency, plain vs uzswap"
+bench/redis/run.sh build
+
+echo "== coverage: python3's anonymous memory managed by uzswap (redis-server's is above)"
+bench/coverage/run.sh build

@@ -7,7 +7,7 @@ PACKAGES=(
   cmake ninja-build g++ clang libclang-rt-14-dev pkg-config
   liblz4-dev libzstd-dev libmimalloc-dev libunwind-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 sqlite3 redis-server redis-tools xz-utils coreutils procps util-linux
+  python3 libpython3.11-testsuite sqlite3 redis-server redis-tools xz-utils coreutils procps util-linux
 )
 
 missing=()

@@ -10,8 +10,13 @@
 #   xz       xz -T2 compressing and decompressing a ~20 MB file
 #   redis    redis-server (Debian's, jemalloc) with ~190 MB of keys: values, DEBUG DIGEST, BGSAVE,
 #            redis-check-rdb on the dump, and the digest after reloading it
+#   pipeline awk | sort | uniq -c | sort | xz -9 | tee | xz -d | sha256sum over ~150 MB, every
+#            process under uzswap (LD_PRELOAD exported to the bash running it, limit 16M)
+#   python_regrtest  CPython's regression tests test_fork1 test_subprocess test_mmap
+#            test_threading test_os (Debian's libpython3.11-testsuite) under a 16M limit: the
+#            outcome of every test case must be the plain run's
 set -uo pipefail
-case_name=$1 lib=$2
+case_name=$1 lib=$(realpath "$2")  # absolute: the programs run in other directories
 here=$(cd "$(dirname "$0")" && pwd)
 limit=${E2E_LIMIT:-64M}
 work=$(mktemp -d /tmp/uzswap-e2e.XXXXXX)
@@ -162,6 +167,131 @@ redis)
   grep "^uzswap" "$work/redis.uz.err" | sed "s/^/  [redis] /"
   evicted=$(grep -o 'evict_\(staged\|fallback\)=[0-9]*' "$work/redis.uz.err" | cut -d= -f2 | awk '{s += $1} END {print s + 0}')
   [ "$evicted" -gt 0 ] || fail "redis: no page was evicted"
+  ;;
+pipeline)
+  for p in awk sort uniq xz sha256sum; do command -v $p >/dev/null || skip "$p missing"; done
+  # A shell pipeline with LD_PRELOAD exported to the bash that runs it, so that every
+  # process of it (bash and its forked subshells, awk, both sorts, uniq, both xz, tee,
+  # sha256sum) runs under uzswap with its own limit. Each stage records its pid (exec keeps
+  # it) so that the at-exit summaries can be told apart. 4M lines (~150 MB) over 250 007
+  # distinct keys: sort holds them in a 192 MiB buffer, xz -9 a 64 MiB dictionary.
+  cat >"$work/pipeline.sh" <<'SH'
+stage() { echo "$BASHPID $1" >>"$PIDS"; shift; exec "$@"; }
+stage gen awk 'BEGIN { for (i = 0; i < 4000000; i++) printf "%08d %s %d\n", (i * 2654435761) % 250007, "payload-abcdefghijklmnopqrstuvwxyz", i % 7 }' |
+  stage sort1 sort -S 192M -k1,1 -k3n |
+  stage uniq uniq -c -w 8 |
+  stage sort2 sort -S 192M -k1,1n -k2 |
+  stage xz-compress xz -9 -T1 -c |
+  stage tee tee "$COMPRESSED" |
+  stage xz-decompress xz -d -c |
+  stage sha256sum sha256sum
+sha256sum <"$COMPRESSED"
+SH
+  pipeline() {  # pipeline NAME [env...]
+    local name=$1 start rc; shift
+    start=$(date +%s.%N)
+    env "$@" PIDS="$work/$name.pids" COMPRESSED="$work/$name.xz" bash "$work/pipeline.sh" \
+      >"$work/$name.out" 2>"$work/$name.err"
+    rc=$?
+    echo "  [$name] $(echo "$(date +%s.%N) - $start" | bc | cut -c1-6) s"
+    return $rc
+  }
+  pipeline pipeline.plain || { cat "$work/pipeline.plain.err" >&2; fail "the plain pipeline failed"; }
+  pipeline pipeline.uz LD_PRELOAD="$lib" UZSWAP_LIMIT="${E2E_LIMIT:-16M}" UZSWAP_SHOW_STATS=1
+  rc=$?
+  if grep -q "running without uzswap" "$work/pipeline.uz.err"; then
+    [ "${CI:-}" = "true" ] && fail "userfaultfd is unavailable (CI=true)"
+    skip "userfaultfd is unavailable here"
+  fi
+  [ $rc -eq 0 ] || { cat "$work/pipeline.uz.err" >&2; fail "the pipeline under uzswap exited $rc"; }
+  sed 's/^/  [plain] /' "$work/pipeline.plain.out"
+  [ "$(wc -l <"$work/pipeline.plain.out")" -eq 2 ] || fail "the plain pipeline printed no digests"
+  cmp -s "$work/pipeline.plain.out" "$work/pipeline.uz.out" || {
+    diff "$work/pipeline.plain.out" "$work/pipeline.uz.out" >&2
+    fail "pipeline: the digests under uzswap differ from the plain run"
+  }
+  # Per stage: its at-exit summary (every process under the preload printed one) and its
+  # evicted pages. The big ones (both sorts' buffers, xz -9's match finder) must have
+  # been evicted from under their 16M limit.
+  while read -r pid stage_name; do
+    grep -q "^uzswap\[$pid\]: at exit" "$work/pipeline.uz.err" || fail "pipeline: no at-exit summary from $stage_name ($pid)"
+    evicted=$(grep "^uzswap\[$pid\]: counters" "$work/pipeline.uz.err" | grep -o 'evict_\(staged\|fallback\)=[0-9]*' | cut -d= -f2 | awk '{s += $1} END {print s + 0}')
+    hwm=$(grep -o "^uzswap\[$pid\]: process: VmHWM [0-9.]* [KMG]iB" "$work/pipeline.uz.err" | awk '{print $4 $5}')
+    cov=$(grep -o "^uzswap\[$pid\]: coverage [0-9.]*%" "$work/pipeline.uz.err" | awk '{print $3}')
+    echo "  [$stage_name] pid $pid: VmHWM $hwm, coverage $cov, $evicted pages evicted"
+    case $stage_name in
+    sort1 | sort2 | xz-compress) [ "$evicted" -gt 0 ] || fail "pipeline: no page of $stage_name was evicted" ;;
+    esac
+  done <"$work/pipeline.uz.pids"
+  [ "$(wc -l <"$work/pipeline.uz.pids")" -eq 8 ] || fail "pipeline: expected 8 stages"
+  ;;
+fd_reuse)
+  command -v /usr/bin/python3 >/dev/null || skip "python3 missing"
+  # A program that closes every descriptor above 2 after its data was evicted, as a daemon
+  # does when it starts (daemon(7)); the data must read back the same. uzswap's own
+  # descriptors must survive what the program does to the ones it did not open.
+  cat >"$work/fd_reuse.py" <<'PY'
+import hashlib, os, time
+data = bytearray(b"".join(b"record %09d payload abcdefghij\n" % i for i in range(2_000_000)))
+before = hashlib.sha256(data).hexdigest()
+time.sleep(3)  # under uzswap: the limit makes the reclaim evict most of it
+os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+print(before, hashlib.sha256(data).hexdigest(), flush=True)
+PY
+  limit=${E2E_LIMIT:-16M}
+  run fd_reuse /usr/bin/python3 "$work/fd_reuse.py"
+  read -r before after <"$work/fd_reuse.uz.out"
+  [ "$before" = "$after" ] || fail "fd_reuse: the data changed after closing descriptors 3 and up"
+  ;;
+python_regrtest)
+  [ -f /usr/lib/python3.11/test/test_subprocess.py ] || skip "libpython3.11-testsuite missing"
+  # CPython's own tests of fork, subprocesses, mmap, threads and os, in one process (run
+  # serially: the top process does the work and prints the at-exit summary), each test
+  # file stopped after 300 s. The processes the tests start inherit LD_PRELOAD and the
+  # limit, but not UZSWAP_SHOW_STATS: several tests compare a child's stderr with what
+  # they expect, and the summary would be an extra line of the test's making, not
+  # uzswap's. The plain run runs the same command.
+  regrtest=(/usr/bin/python3 -c 'import os, runpy, sys
+os.environ.pop("UZSWAP_SHOW_STATS", None)
+sys.argv[0] = "python3 -m test"
+runpy.run_module("test", run_name="__main__", alter_sys=True)'
+    --timeout 300 test_fork1 test_subprocess test_mmap test_threading test_os)
+  mkdir -p "$work/plain" "$work/uz"
+  start=$(date +%s)
+  (cd "$work/plain" && "${regrtest[@]}" --junit-xml "$work/plain.xml" >"$work/regrtest.plain.out" 2>&1)
+  plain_rc=$?
+  echo "  [plain] $(($(date +%s) - start)) s"
+  start=$(date +%s)
+  # Its pid (env and the subshell exec): forked children may print summaries of their own.
+  (cd "$work/uz" && exec env LD_PRELOAD="$lib" UZSWAP_LIMIT="${E2E_LIMIT:-16M}" UZSWAP_SHOW_STATS=1 \
+    "${regrtest[@]}" --junit-xml "$work/uz.xml" >"$work/regrtest.uz.out" 2>&1) &
+  top=$!
+  wait $top
+  uz_rc=$?
+  echo "  [uzswap] $(($(date +%s) - start)) s"
+  # Children that tests run as another user (nobody) print "running without uzswap": only
+  # the test process's own start decides.
+  if grep -q "^uzswap\[$top\]: .*running without uzswap" "$work/regrtest.uz.out"; then
+    [ "${CI:-}" = "true" ] && fail "userfaultfd is unavailable (CI=true)"
+    skip "userfaultfd is unavailable here"
+  fi
+  grep -E "^(Total tests|Result|Tests result|[0-9]+ tests? )" "$work/regrtest.plain.out" | sed 's/^/  [plain] /'
+  grep -E "^(Total tests|Result|Tests result|[0-9]+ tests? )" "$work/regrtest.uz.out" | sed 's/^/  [uzswap] /'
+  [ -s "$work/plain.xml" ] || { tail -20 "$work/regrtest.plain.out" >&2; fail "the plain run wrote no report"; }
+  [ -s "$work/uz.xml" ] || { tail -40 "$work/regrtest.uz.out" >&2; fail "the run under uzswap wrote no report (exit $uz_rc)"; }
+  /usr/bin/python3 "$here/regrtest_compare.py" "$work/plain.xml" "$work/uz.xml" || {
+    grep -B2 -A30 -E "^(FAIL|ERROR):" "$work/regrtest.uz.out" | head -120 >&2
+    fail "the test outcomes under uzswap differ from the plain run"
+  }
+  [ "$plain_rc" -eq "$uz_rc" ] || fail "exit status $uz_rc under uzswap, $plain_rc plainly"
+  # The top process's at-exit summary: pages were evicted and brought back from the pool.
+  grep -q "^uzswap\[$top\]: at exit" "$work/regrtest.uz.out" || fail "no at-exit summary from the test process"
+  grep "^uzswap\[$top\]" "$work/regrtest.uz.out" | grep -v "^uzswap\[$top\]: latency" | sed "s/^/  [regrtest] /"
+  evicted=$(grep "^uzswap\[$top\]: counters" "$work/regrtest.uz.out" | grep -o 'evict_\(staged\|fallback\)=[0-9]*' | cut -d= -f2 | awk '{s += $1} END {print s + 0}')
+  from_pool=$(grep "^uzswap\[$top\]: counters" "$work/regrtest.uz.out" | grep -o 'fault_pool=[0-9]*' | cut -d= -f2)
+  echo "  [regrtest] ${evicted} pages evicted, ${from_pool:-0} brought back from the pool"
+  [ "$evicted" -gt 0 ] || fail "python_regrtest: no page was evicted"
+  [ "${from_pool:-0}" -gt 0 ] || fail "python_regrtest: no page was brought back from the pool"
   ;;
 *)
   fail "unknown case"

@@ -1,0 +1,46 @@
+#!/usr/bin/python3
+"""regrtest_compare.py PLAIN.xml UZSWAP.xml: compares two JUnit reports of CPython's
+regression tests (python3 -m test --junit-xml), test case by test case.
+
+Each test case's outcome is one of passed, skipped, failed, error. The two reports must list
+the same test cases with the same outcomes; a test case that fails or is skipped in both is
+fine (no network, running as root...). Prints a count of each outcome and every difference;
+exit status 0 if the reports agree, 1 otherwise.
+"""
+import collections
+import sys
+import xml.etree.ElementTree as ET
+
+
+def outcomes(path):
+    result = {}
+    for case in ET.parse(path).getroot().iter("testcase"):
+        tags = {child.tag for child in case}
+        outcome = "passed"
+        for tag, name in (("error", "error"), ("failure", "failed"), ("skipped", "skipped")):
+            if tag in tags:
+                outcome = name
+                break
+        result[case.get("name")] = outcome
+    return result
+
+
+def main():
+    plain, uz = outcomes(sys.argv[1]), outcomes(sys.argv[2])
+    for label, res in (("plain", plain), ("uzswap", uz)):
+        counts = collections.Counter(res.values())
+        print(f"  {label}: {len(res)} test cases: " + ", ".join(f"{counts[o]} {o}" for o in ("passed", "skipped", "failed", "error")))
+    differences = 0
+    for name in sorted(plain.keys() | uz.keys()):
+        a, b = plain.get(name, "absent"), uz.get(name, "absent")
+        if a != b:
+            print(f"  differs: {name}: plain {a}, under uzswap {b}")
+            differences += 1
+    if not plain:
+        print("  the plain run reported no test case")
+        return 1
+    return 1 if differences else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
