@@ -25,7 +25,7 @@ TickPlan plan_tick(const PolicyConfig& c, const TickInputs& in) {
     // Pages already staged will be compressed within the window; stage the rest.
     size_t need = excess_pages > in.staged_pages ? excess_pages - in.staged_pages : 0;
     p.stage_pages = std::min({need, room, c.max_stage_per_tick});
-    p.compress_min_age_ns = seconds_to_ns(c.stage_seconds);
+    p.compress_min_age_ns = seconds_to_ns(excess > c.margin_bytes ? c.pressure_stage_seconds : c.stage_seconds);
     // Pages staged during this tick may come of age before the next one.
     p.compress_pages = in.staged_pages + p.stage_pages;
   }

@@ -5,7 +5,10 @@
 // cheaply and marks them hot, so the pages that reach the pool are the ones nobody
 // touched during the window — an LRU approximation without access bits.
 //   - Over the limit: stage enough pages to cover the excess not already in flight, and
-//     compress staged pages older than stage_seconds.
+//     compress staged pages older than stage_seconds. Past limit + margin (the zone where
+//     new memory is throttled, policy/throttle.h) the program is outrunning reclaim: the
+//     age window is pressure_stage_seconds (0: compress at once), since a page waiting in
+//     staging still counts in the footprint.
 //   - cold_age_seconds > 0: sweep the resident pages into staging once per cold_age, and
 //     compress those untouched for cold_age (exactly "idle longer than cold_age").
 //   - Pool at its limit: no staging, no compression.
@@ -22,7 +25,9 @@ namespace uzswap::policy {
 struct PolicyConfig {
   uint64_t limit_bytes = 0;       // 0 = none
   double cold_age_seconds = 0;    // 0 = off
-  double stage_seconds = 0.5;     // age window in staging under the limit's pressure
+  double stage_seconds = 0.5;     // age window in staging while over the limit by <= margin
+  double pressure_stage_seconds = 0;  // age window while over the limit by more than margin
+  uint64_t margin_bytes = 0;      // see stage_seconds (policy/throttle.h throttle_margin)
   double tick_seconds = 0.02;     // planning period
   size_t max_stage_per_tick = 16384;
   size_t staging_slots = 0;       // staging capacity, pages

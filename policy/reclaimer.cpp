@@ -103,16 +103,18 @@ size_t Reclaimer::draw(std::atomic<size_t>& budget, size_t batch) {
 size_t Reclaimer::run_once() {
   maybe_plan();
   size_t done = 0;
+  // Stage before compressing: under pressure (compress_min_age 0) the pages staged in
+  // this round are compressed in the same round instead of waiting a tick in staging.
+  if (size_t n = draw(stage_budget_, kBatch)) {
+    size_t s = mech_->stage_cold(n);
+    done += s;
+    if (s == 0) stage_budget_.store(0, std::memory_order_relaxed);  // no candidates left
+  }
   if (size_t n = draw(compress_budget_, kBatch)) {
     size_t c = mech_->compress_staged(compress_min_age_ns_.load(std::memory_order_relaxed), n);
     done += c;
     // Pages too young this round are not owed any more: the next plan recounts.
     if (c < n) compress_budget_.store(0, std::memory_order_relaxed);
-  }
-  if (size_t n = draw(stage_budget_, kBatch)) {
-    size_t s = mech_->stage_cold(n);
-    done += s;
-    if (s == 0) stage_budget_.store(0, std::memory_order_relaxed);  // no candidates left
   }
   // Returning staging pages to the OS costs a few system calls per run: batch them.
   if (done == 0 || mech_->staging_dirty_pages() >= kZapBatch) done += mech_->release_staging();

@@ -254,6 +254,7 @@ EngineConfig options_engine_config(const Options& o) {
   c.reclaim_threads = static_cast<int>(o.reclaimers);
   c.force_copy_evict = o.evict == static_cast<int>(EvictChoice::Copy);
   c.reject_threshold = static_cast<uint32_t>(o.reject_threshold);
+  c.throttle = o.throttle;
   return c;
 }
 

@@ -8,10 +8,13 @@
 //   map_lock   orders our ioctls against mm events (map_lock.h); read_mutex serialises
 //              reading the userfaultfd
 //   handlers   fault handler threads (fault_handler.cpp), reclaim the policy's threads
+//   parked_    first-touch faults held back by the throttle (parked_faults.h, throttle.cpp);
+//              estimate_ the cheap footprint estimate it reads (policy/throttle.h)
 //
 // Lock order (outermost first):
 //   read_mutex -> map_lock (announced / exclusive) -> staging lock -> MetaHeap lock
 //   map_lock shared -> pool's internal locks -> staging lock
+//   map_lock shared -> parked_'s lock (leaf)
 // Rules:
 //   - Every ioctl that changes a program page (ZEROPAGE, COPY, MOVE, WRITEPROTECT,
 //     POISON) is issued under map_lock (shared or exclusive), after looking the page up
@@ -34,11 +37,13 @@
 
 #include "policy/mechanics.h"
 #include "policy/reclaimer.h"
+#include "policy/throttle.h"
 #include "pool/compressor.h"
 #include "pool/pool.h"
 #include "uffd/engine.h"
 #include "uffd/map_lock.h"
 #include "uffd/pagemap.h"
+#include "uffd/parked_faults.h"
 #include "uffd/range_table.h"
 #include "uffd/staging.h"
 #include "uffd/uffd_file.h"
@@ -58,6 +63,10 @@ struct Scratch {
   uint8_t* page = nullptr;   // a 4 KiB bounce page
   uint8_t* buf = nullptr;    // compression output, 2 pages
   int kind = -1;             // histogram of the last resolution (common/histogram.def), -1 none
+  // The fault being resolved (fault_handler.cpp / throttle.cpp set them per fault):
+  bool may_park = false;     // a first touch may be parked by the throttle
+  bool write = false;        // a write fault: new pages will be written (footprint grows)
+  size_t max_run = kZeroRunPages;  // longest zero run to resolve
   bool init();
   void destroy();
 };
@@ -67,6 +76,7 @@ enum class Resolve : uint8_t {
   Done,     // the page is back (or was already there)
   Retry,    // the entry changed under us: look again
   Deferred, // could not finish now (mm changing, owner busy): the faulting thread refaults
+  Parked,   // held back by the throttle: parked_ owns the fault (it is not woken now)
 };
 
 class EngineCore final : public Engine, public policy::Mechanics {
@@ -82,7 +92,7 @@ class EngineCore final : public Engine, public policy::Mechanics {
   // ---- policy::Mechanics ----
   size_t stage_cold(size_t max_pages) override;
   size_t compress_staged(uint64_t min_age_ns, size_t max_pages) override;
-  size_t release_staging() override { return staging_.zap_dirty(); }
+  size_t release_staging() override;
   size_t staging_dirty_pages() override { return staging_.dirty(); }
   policy::Footprint measure() override;
   size_t staged_pages() override { return staging_.in_use(); }
@@ -155,6 +165,15 @@ class EngineCore final : public Engine, public policy::Mechanics {
   bool start_handlers(int n);
   void stop_handlers();
   void handle_message(const uffd_msg& msg, Scratch& s);
+  // Resolves a fault on `page` and makes sure its thread is woken, unless it was parked.
+  Resolve resolve_and_wake(uintptr_t page, bool wp, Scratch& s, uint64_t t0);
+
+  // throttle.cpp (policy/throttle.h): parking first touches while over limit + margin.
+  policy::ThrottleInputs throttle_inputs();
+  bool park(uintptr_t page, const Scratch& s);   // under map_lock shared; true: parked_ owns it
+  void serve_parked(Scratch& s);                 // handlers: resolve the faults that are due
+  uint64_t parked_wait_ns();                     // handlers: longest poll() sleep allowed now
+  void wake_all_parked();                        // after the handlers are joined
 
   EngineConfig cfg_;
   UffdFile uffd_;
@@ -188,6 +207,9 @@ class EngineCore final : public Engine, public policy::Mechanics {
   std::atomic<uint64_t> compressed_bytes_{0};
   std::atomic<uint64_t> stored_pages_{0};
   std::atomic<uint64_t> same_filled_pages_{0};
+  policy::ThrottleConfig throttle_cfg_;  // set by init, then read-only
+  policy::FootprintEstimate estimate_;
+  ParkedFaults parked_;
 };
 
 }  // namespace uzswap::uffd

@@ -81,6 +81,11 @@ bool EngineCore::init(const EngineConfig& config, EngineStartResult* result) {
   pool_ = pool::Pool::create(pc);
   if (!pool_) return fail_nomem("pool");
   comp_ = pool::compressor_get(config.compressor);
+  // Read by the handlers from their start on (throttle.cpp).
+  throttle_cfg_.enabled = config.throttle && config.limit_bytes > 0;
+  throttle_cfg_.limit_bytes = config.limit_bytes;
+  throttle_cfg_.margin_bytes = policy::throttle_margin(config.limit_bytes);
+  throttle_cfg_.max_delay_ns = config.throttle_max_delay_ns;
   stop_efd_ = fd_adopt(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (stop_efd_ < 0 || !start_handlers(config.handler_threads)) {
     result->error = EngineStartError::NoMemory;
@@ -91,6 +96,8 @@ bool EngineCore::init(const EngineConfig& config, EngineStartResult* result) {
   pcfg.limit_bytes = config.limit_bytes;
   pcfg.cold_age_seconds = config.cold_age_seconds;
   pcfg.stage_seconds = config.stage_seconds;
+  pcfg.pressure_stage_seconds = config.pressure_stage_seconds;
+  pcfg.margin_bytes = throttle_cfg_.margin_bytes;
   pcfg.staging_slots = kStagingSlots;
   if ((config.limit_bytes > 0 || config.cold_age_seconds > 0) &&
       !reclaimer_.start(pcfg, config.reclaim_threads, this, policy::system_clock())) {
@@ -209,6 +216,7 @@ size_t EngineCore::managed_pages() {
 policy::Footprint EngineCore::measure() {
   policy::Footprint f;
   LockGuard<SpinLock> ml(measure_lock_);
+  const int64_t mark = estimate_.mark();  // changes from here on stay in the estimate
   size_t n = 0;
   {
     SharedGuard g(map_lock_);
@@ -224,6 +232,7 @@ policy::Footprint EngineCore::measure() {
     f.resident += pagemap_.count_present(range_buf_[2 * i], range_buf_[2 * i + 1]) * kPageSize;
   f.pool = pool_->footprint_bytes();
   f.staging = staging_.resident_pages() * kPageSize;
+  estimate_.rebase(f.total(), mark);
   return f;
 }
 

@@ -334,6 +334,12 @@ EngineCore::StageResult EngineCore::stage_one_copy(uintptr_t page) {
   }
 }
 
+size_t EngineCore::release_staging() {
+  size_t n = staging_.zap_dirty();
+  estimate_.add(-static_cast<int64_t>(n * kPageSize));
+  return n;
+}
+
 size_t EngineCore::compress_staged(uint64_t min_age_ns, size_t max_pages) {
   Scratch& s = my_reclaim_scratch();
   if (s.page == nullptr) return 0;
@@ -409,6 +415,7 @@ void EngineCore::finish_compress(uint32_t slot, Entry result, pool::Handle handl
         if (e.compare_exchange_strong(expect, result, std::memory_order_acq_rel)) {
           staging_.release_dirty(slot);
           if (handle != pool::kNoHandle) {
+            estimate_.add(static_cast<int64_t>(size));  // the pool grew; the slot is freed by its zap
             stored_pages_.fetch_add(1, std::memory_order_relaxed);
             compressed_bytes_.fetch_add(size, std::memory_order_relaxed);
             UZ_COUNT(compress_stored);

@@ -14,11 +14,17 @@
 //   - an event: drains map_lock to exclusive, applies the event, releases both.
 // Handlers block all signals, never malloc (Scratch is mmap'd) and never touch
 // registered memory.
+//
+// Throttled faults (throttle.cpp): a first touch taken well over the limit may be parked
+// instead of resolved; every turn of the loop serves the parked faults that are due, and
+// while any is parked poll() sleeps no longer than its deadline. A handler never sleeps
+// on behalf of one fault.
 #include <errno.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <time.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -60,8 +66,6 @@ void EngineCore::handle_message(const uffd_msg& msg, Scratch& s) {
   const uint64_t t0 = now_ns();
   const uintptr_t page = msg.arg.pagefault.address & ~(kPageSize - 1);
   const bool wp = msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP;
-  s.kind = -1;
-  Resolve res;
   if (staging_.contains(page)) {
     // We never touch a missing staging page; if something did, do not leave it hanging.
     size_t done = 0;
@@ -69,6 +73,15 @@ void EngineCore::handle_message(const uffd_msg& msg, Scratch& s) {
     UZ_COUNT(error_ioctl);
     return;
   }
+  s.may_park = true;
+  s.write = msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE;
+  resolve_and_wake(page, wp, s, t0);
+  s.may_park = false;
+}
+
+Resolve EngineCore::resolve_and_wake(uintptr_t page, bool wp, Scratch& s, uint64_t t0) {
+  s.kind = -1;
+  Resolve res;
   {
     SharedGuard g(map_lock_);
     do {
@@ -78,9 +91,16 @@ void EngineCore::handle_message(const uffd_msg& msg, Scratch& s) {
   if (res == Resolve::Deferred) {
     uffd_.wake(page, kPageSize);
     UZ_COUNT(fault_deferred);
-    return;
+    return res;
   }
+  if (res == Resolve::Parked) return res;  // parked_ owns it now (throttle.cpp)
+  // A page brought back from the pool or a slot is a new resident page; one moved back
+  // from staging only changes place; zero runs count themselves (fault_resolve.cpp).
+  if (s.kind == static_cast<int>(Histogram::fault_pool) || s.kind == static_cast<int>(Histogram::fault_same_filled) ||
+      s.kind == static_cast<int>(Histogram::fault_compressing))
+    estimate_.add(static_cast<int64_t>(kPageSize));
   if (s.kind >= 0) histogram_record(static_cast<Histogram>(s.kind), now_ns() - t0);
+  return res;
 }
 
 void* EngineCore::handler_main(void* raw) {
@@ -103,6 +123,7 @@ void* EngineCore::handler_main(void* raw) {
   uint64_t last = 0;
   uffd_msg msg;
   while (!core->stopping_.load(std::memory_order_acquire)) {
+    core->serve_parked(s);
     ReadResult rr = ReadResult::Empty;
     pollfd probe = {core->uffd_.fd(), POLLIN, 0};
     if (poll(&probe, 1, 0) > 0 && core->read_mutex_.try_lock()) {
@@ -130,7 +151,11 @@ void* EngineCore::handler_main(void* raw) {
       cpu_relax();
       continue;
     }
-    poll(fds, 2, 1000);
+    // Never sleep past the deadline of a parked fault (throttle.cpp).
+    const uint64_t wait_ns = core->parked_wait_ns();
+    timespec ts = {1, 0};
+    if (wait_ns < 1000000000ull) ts = {0, static_cast<long>(wait_ns)};
+    ppoll(fds, 2, &ts, nullptr);
   }
   s.destroy();
   return nullptr;
@@ -167,6 +192,7 @@ void EngineCore::stop_handlers() {
   if (stop_efd_ >= 0) (void)!write(stop_efd_, &one, sizeof(one));
   for (int i = 0; i < nhandlers_; ++i) pthread_join(handlers_[i], nullptr);
   nhandlers_ = 0;
+  wake_all_parked();  // no handler is left to serve them
 }
 
 }  // namespace uzswap::uffd

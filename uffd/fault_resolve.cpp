@@ -3,6 +3,8 @@
 // Every function here runs with map_lock held (shared by handlers, shared by stop()/
 // unmanage()'s restore loop) and returns Done, Retry (the entry changed: look again) or
 // Deferred (cannot finish now: the caller wakes the faulting thread, which refaults).
+// First touches (resolve_zero_run, resolve_unmanaged) may instead return Parked: the
+// throttle (throttle.cpp) took the fault, to be resolved later; refaults never park.
 //
 // Races and their answers (see page_entry.h for the states):
 //   two faults on one page   — both CAS from the same stable state; the loser sees
@@ -121,10 +123,12 @@ Resolve EngineCore::resolve_evicted(AtomicEntry& e, Entry v, uintptr_t page, Scr
 Resolve EngineCore::resolve_zero_run(Range* r, uintptr_t page, Scratch& s) {
   // Claim the run of never-touched entries from the faulting page on, so that no eviction
   // can empty one of them between our look and the ioctl.
+  if (s.may_park && park(page, s)) return Resolve::Parked;
   Entry saved[kZeroRunPages];
   size_t idx = r->index_of(page);
   size_t last = r->first + r->npages;
-  if (last > idx + kZeroRunPages) last = idx + kZeroRunPages;
+  const size_t run = s.max_run < kZeroRunPages ? s.max_run : kZeroRunPages;
+  if (last > idx + run) last = idx + run;
   size_t n = 0;
   for (size_t i = idx; i < last; ++i) {
     Entry v = r->entries[i].load(std::memory_order_acquire);
@@ -155,6 +159,7 @@ Resolve EngineCore::resolve_zero_run(Range* r, uintptr_t page, Scratch& s) {
   if (done_pages > 0) {
     UZ_COUNT(fault_zero_run);
     UZ_COUNT_N(fault_zero_pages, done_pages);
+    if (s.write) estimate_.add(static_cast<int64_t>(done_pages * kPageSize));  // about to be written
     set_kind(s, Histogram::fault_zero);
     if (rc != 0) uffd_.wake(page, kPageSize);
     return Resolve::Done;
@@ -278,10 +283,12 @@ Resolve EngineCore::resolve_unmanaged(uintptr_t page, Scratch& s) {
   // Registered but not in the table: memory that grew in place (mremap), never evicted.
   // If it is the new home of a moved range whose REMAP event is still unread, the kernel
   // answers EAGAIN (mmap_changing) and we retry after the event.
+  if (s.may_park && park(page, s)) return Resolve::Parked;
   size_t done = 0;
   int rc = uffd_.zeropage(page, kPageSize, true, &done);
   if (rc == 0) {
     UZ_COUNT(fault_unmanaged);
+    if (s.write) estimate_.add(static_cast<int64_t>(kPageSize));
     set_kind(s, Histogram::fault_zero);
     return Resolve::Done;
   }

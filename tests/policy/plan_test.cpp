@@ -44,9 +44,26 @@ TEST(Plan, NoLimitNoColdAgeDoesNothing) {
 
 TEST(Plan, OverTheLimitStagesTheExcessNotInFlight) {
   // 8 MiB over, 512 pages already staged: stage the other 1536.
-  TickPlan p = plan_tick(config(100 * kMiB), inputs(104 * kMiB, 2 * kMiB, 2 * kMiB, 512));
+  PolicyConfig c = config(100 * kMiB);
+  c.margin_bytes = 16 * kMiB;
+  TickPlan p = plan_tick(c, inputs(104 * kMiB, 2 * kMiB, 2 * kMiB, 512));
   EXPECT_EQ(p.stage_pages, 2048u - 512u);
   EXPECT_EQ(p.compress_pages, 2048u) << "the staged ones and those staged this tick";
+  EXPECT_EQ(p.compress_min_age_ns, 500000000u) << "within the margin: staged pages age first";
+}
+
+TEST(Plan, PastTheMarginStagedPagesAreCompressedAtOnce) {
+  PolicyConfig c = config(100 * kMiB);
+  c.margin_bytes = 4 * kMiB;
+  // 8 MiB over, past the 4 MiB margin: the program outruns reclaim.
+  TickPlan p = plan_tick(c, inputs(104 * kMiB, 2 * kMiB, 2 * kMiB, 512));
+  EXPECT_EQ(p.compress_min_age_ns, 0u);
+  EXPECT_EQ(p.compress_pages, 2048u);
+  c.pressure_stage_seconds = 0.1;
+  p = plan_tick(c, inputs(104 * kMiB, 2 * kMiB, 2 * kMiB, 512));
+  EXPECT_EQ(p.compress_min_age_ns, 100000000u) << "the pressure window is configurable";
+  // Exactly at the margin: still the ordinary window.
+  p = plan_tick(c, inputs(100 * kMiB, 2 * kMiB, 2 * kMiB, 512));
   EXPECT_EQ(p.compress_min_age_ns, 500000000u);
 }
 
@@ -119,6 +136,11 @@ class FakeClock final : public Clock {
   void sleep_ns(uint64_t ns) override { t += ns; }
 };
 
+struct FakeClockRef {
+  FakeClock* c = nullptr;
+  uint64_t now() const { return c->t; }
+};
+
 TEST(Reclaimer, ConvergesToTheLimit) {
   CountingMechanics m;
   FakeClock clock;
@@ -134,6 +156,62 @@ TEST(Reclaimer, ConvergesToTheLimit) {
   uint64_t total = m.measure().total();
   EXPECT_LE(total, 50 * kMiB);
   EXPECT_GE(total, 45 * kMiB) << "does not evict far more than needed";
+}
+
+// A Mechanics whose compression only counts pages that have aged: shows whether the
+// Reclaimer asks for young pages to be compressed.
+class AgingMechanics final : public Mechanics {
+ public:
+  FakeClockRef clock;
+  uint64_t resident = 0, staged = 0, stored = 0;
+  uint64_t staged_at = 0;
+  size_t stage_cold(size_t n) override {
+    size_t take = n < resident ? n : resident;
+    resident -= take;
+    staged += take;
+    staged_at = clock.now();
+    return take;
+  }
+  size_t compress_staged(uint64_t min_age_ns, size_t n) override {
+    if (clock.now() - staged_at < min_age_ns) return 0;
+    size_t take = n < staged ? n : staged;
+    staged -= take;
+    stored += take;
+    return take;
+  }
+  size_t release_staging() override { return 0; }
+  size_t staging_dirty_pages() override { return 0; }
+  Footprint measure() override {
+    Footprint f;
+    f.resident = resident * 4096;
+    f.staging = staged * 4096;
+    f.pool = stored * 1024;
+    return f;
+  }
+  size_t staged_pages() override { return staged; }
+  size_t managed_pages() override { return 25600; }
+  bool pool_full() override { return false; }
+};
+
+TEST(Reclaimer, UnderPressureCompressesWithinTheTick) {
+  FakeClock clock;
+  AgingMechanics m;
+  m.clock.c = &clock;
+  m.resident = 25600;  // 100 MiB against a 50 MiB limit, margin 4 MiB
+  Reclaimer r;
+  PolicyConfig c = config(50 * kMiB);
+  c.margin_bytes = 4 * kMiB;
+  c.stage_seconds = 0.5;
+  ASSERT_TRUE(r.start(c, 1, &m, &clock));
+  r.stop();
+  // 20 ticks of 20 ms (0.4 s, less than stage_seconds): under pressure the staged pages
+  // must not wait for the 0.5 s window.
+  for (int i = 0; i < 20; ++i) {
+    clock.t += 20000000;
+    for (int k = 0; k < 1000; ++k) r.run_once();
+  }
+  EXPECT_GT(m.stored, 0u) << "staged pages were compressed before stage_seconds";
+  EXPECT_LE(m.measure().total(), 54 * kMiB) << "and the footprint came back within the margin";
 }
 
 }  // namespace

@@ -66,6 +66,7 @@ TEST(EngineBasic, ForcedFallbackEvictAndRefault) { evict_and_refault(true); }
 TEST(EngineBasic, StagedRefaultIsAMoveBack) {
   EngineConfig cfg = aggressive_config();
   cfg.stage_seconds = 3600;  // never old enough to compress
+  cfg.pressure_stage_seconds = 3600;  // not even far over the limit
   UZ_START_ENGINE(engine, cfg);
   auto* mem = static_cast<uint8_t*>(map_anon(kPages * kPage));
   ASSERT_TRUE(engine->manage(mem, kPages * kPage));
