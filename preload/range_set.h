@@ -41,6 +41,10 @@ class RangeSet {
   // The slots' own memory (to be listed as uzswap's own); {0, 0} before init().
   AddrRange storage() const;
   uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
+  // Held across fork() by the prepare handler and released in both processes: a program
+  // thread inside add()/remove_within() at the fork would leave the child's copy locked.
+  void lock_for_fork() { lock(); }
+  void unlock_after_fork() { unlock(); }
 
  private:
   void lock();

@@ -127,23 +127,28 @@ void* stack_thread(void*) {
   return nullptr;
 }
 
+// Cold heap memory the reclaim should go for instead of the threads' stacks; then stops
+// the threads (each checks its own stack) and gives the verdict.
+int verdict_after_pressure(size_t mb, pthread_t* t, int n) {
+  char* p = static_cast<char*>(malloc(mb << 20));
+  memset(p, 5, mb << 20);
+  sleep(4);
+  g_stop = true;
+  for (int i = 0; i < n; ++i) pthread_join(t[i], nullptr);
+  for (size_t i = 0; i < (mb << 20); i += 4096)
+    if (p[i] != 5) return fail("heap bytes changed");
+  if (g_bad) return fail("a thread stack was evicted or changed");
+  printf("ok\n");
+  return 0;
+}
+
 int stacks(size_t mb) {
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setstacksize(&attr, 4 << 20);
   pthread_t t[8];
   for (auto& th : t) pthread_create(&th, &attr, stack_thread, nullptr);
-  // Pressure: cold heap memory the reclaim should go for instead.
-  char* p = static_cast<char*>(malloc(mb << 20));
-  memset(p, 5, mb << 20);
-  sleep(4);
-  g_stop = true;
-  for (auto& th : t) pthread_join(th, nullptr);
-  for (size_t i = 0; i < (mb << 20); i += 4096)
-    if (p[i] != 5) return fail("heap bytes changed");
-  if (g_bad) return fail("a thread stack was evicted or changed");
-  printf("ok\n");
-  return 0;
+  return verdict_after_pressure(mb, t, 8);
 }
 
 // True if every page of [p, p+len) is resident.
@@ -185,16 +190,7 @@ int user_stacks(size_t mb) {
   pthread_attr_setguardsize(&attr[2], 0);
   for (int i = 0; i < 3; ++i)
     if (pthread_create(&t[i], &attr[i], user_stack_thread, nullptr) != 0) return fail("pthread_create failed");
-  char* p = static_cast<char*>(malloc(mb << 20));  // cold heap memory: what reclaim should take
-  memset(p, 5, mb << 20);
-  sleep(4);
-  g_stop = true;
-  for (auto& th : t) pthread_join(th, nullptr);
-  for (size_t i = 0; i < (mb << 20); i += 4096)
-    if (p[i] != 5) return fail("heap bytes changed");
-  if (g_bad) return fail("a thread stack was evicted or changed");
-  printf("ok\n");
-  return 0;
+  return verdict_after_pressure(mb, t, 3);
 }
 
 void* churn_thread(void* arg) {
