@@ -279,11 +279,18 @@ runpy.run_module("test", run_name="__main__", alter_sys=True)'
   grep -E "^(Total tests|Result|Tests result|[0-9]+ tests? )" "$work/regrtest.uz.out" | sed 's/^/  [uzswap] /'
   [ -s "$work/plain.xml" ] || { tail -20 "$work/regrtest.plain.out" >&2; fail "the plain run wrote no report"; }
   [ -s "$work/uz.xml" ] || { tail -40 "$work/regrtest.uz.out" >&2; fail "the run under uzswap wrote no report (exit $uz_rc)"; }
-  /usr/bin/python3 "$here/regrtest_compare.py" "$work/plain.xml" "$work/uz.xml" || {
+  /usr/bin/python3 "$here/regrtest_compare.py" "$work/plain.xml" "$work/uz.xml" >"$work/compare.out" || {
+    cat "$work/compare.out"
     grep -B2 -A30 -E "^(FAIL|ERROR):" "$work/regrtest.uz.out" | head -120 >&2
     fail "the test outcomes under uzswap differ from the plain run"
   }
-  [ "$plain_rc" -eq "$uz_rc" ] || fail "exit status $uz_rc under uzswap, $plain_rc plainly"
+  cat "$work/compare.out"
+  # regrtest exits 2 when a test failed: allowed only for the inherent differences named in
+  # regrtest_compare.py, which it has just listed.
+  if [ "$plain_rc" -ne "$uz_rc" ]; then
+    [ "$plain_rc" -eq 0 ] && [ "$uz_rc" -eq 2 ] && grep -q "differs (inherent" "$work/compare.out" \
+      || fail "exit status $uz_rc under uzswap, $plain_rc plainly"
+  fi
   # The top process's at-exit summary: pages were evicted and brought back from the pool.
   grep -q "^uzswap\[$top\]: at exit" "$work/regrtest.uz.out" || fail "no at-exit summary from the test process"
   grep "^uzswap\[$top\]" "$work/regrtest.uz.out" | grep -v "^uzswap\[$top\]: latency" | sed "s/^/  [regrtest] /"
