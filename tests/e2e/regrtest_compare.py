@@ -26,30 +26,33 @@ INHERENT = {
 
 
 def outcomes(path):
+    """{test case: (outcome, the last lines of its failure or error text)}"""
     result = {}
     for case in ET.parse(path).getroot().iter("testcase"):
-        tags = {child.tag for child in case}
-        outcome = "passed"
+        outcome, text = "passed", ""
         for tag, name in (("error", "error"), ("failure", "failed"), ("skipped", "skipped")):
-            if tag in tags:
-                outcome = name
+            found = case.find(tag)
+            if found is not None:
+                outcome, text = name, (found.text or found.get("message") or "")
                 break
-        result[case.get("name")] = outcome
+        result[case.get("name")] = (outcome, "\n".join(text.strip().splitlines()[-3:]))
     return result
 
 
 def main():
     plain, uz = outcomes(sys.argv[1]), outcomes(sys.argv[2])
     for label, res in (("plain", plain), ("uzswap", uz)):
-        counts = collections.Counter(res.values())
+        counts = collections.Counter(outcome for outcome, _ in res.values())
         print(f"  {label}: {len(res)} test cases: " + ", ".join(f"{counts[o]} {o}" for o in ("passed", "skipped", "failed", "error")))
     differences = 0
     for name in sorted(plain.keys() | uz.keys()):
-        a, b = plain.get(name, "absent"), uz.get(name, "absent")
+        (a, _), (b, text) = plain.get(name, ("absent", "")), uz.get(name, ("absent", ""))
         if a != b and name in INHERENT and a == "passed" and b == "failed":
             print(f"  differs (inherent, not counted): {name}: {INHERENT[name]}")
         elif a != b:
             print(f"  differs: {name}: plain {a}, under uzswap {b}")
+            for line in text.splitlines():
+                print(f"    {line}")
             differences += 1
     if not plain:
         print("  the plain run reported no test case")

@@ -15,6 +15,10 @@
 #   python_regrtest  CPython's regression tests test_fork1 test_subprocess test_mmap
 #            test_threading test_os (Debian's libpython3.11-testsuite) under a 16M limit: the
 #            outcome of every test case must be the plain run's
+#   fd_reuse a program closing every descriptor above 2 (as daemons do) after its data was
+#            evicted: the data reads back the same
+#   main_thread_exit  main_thread_exit.c (E2E_PROGRAM): main() ends with pthread_exit; the
+#            process must end when its last thread returns
 set -uo pipefail
 case_name=$1 lib=$(realpath "$2")  # absolute: the programs run in other directories
 here=$(cd "$(dirname "$0")" && pwd)
@@ -242,6 +246,14 @@ PY
   run fd_reuse /usr/bin/python3 "$work/fd_reuse.py"
   read -r before after <"$work/fd_reuse.uz.out"
   [ "$before" = "$after" ] || fail "fd_reuse: the data changed after closing descriptors 3 and up"
+  ;;
+main_thread_exit)
+  # E2E_PROGRAM: main_thread_exit.c built. Its main thread ends with pthread_exit; the
+  # process must end when its last thread does. SIGKILL after 30 s: a process whose every
+  # thread but uzswap's has ended cannot take SIGTERM (uzswap's threads block signals).
+  [ -x "${E2E_PROGRAM:-}" ] || fail "E2E_PROGRAM (main_thread_exit) is not built"
+  limit=${E2E_LIMIT:-16M}
+  run main_thread_exit timeout -s KILL 30 "$E2E_PROGRAM"
   ;;
 python_regrtest)
   [ -f /usr/lib/python3.11/test/test_subprocess.py ] || skip "libpython3.11-testsuite missing"
