@@ -8,13 +8,22 @@
 // Lock order: ForkGuard, then the engine's locks (unmanage); the RangeSet's lock is a leaf.
 #include "preload/threads.h"
 
+#include <dirent.h>
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
+#include "common/own_thread.h"
 #include "preload/eligibility.h"
 #include "preload/fork_guard.h"
 #include "preload/runtime.h"
@@ -94,6 +103,71 @@ void* start_program_thread(void* raw) {
   return rec.start(rec.arg);
 }
 
+// --- The process ends with its last thread --------------------------------------------
+// POSIX ends a process when its last thread ends; glibc counts every thread, uzswap's
+// included, and those never end on their own. So when the main thread calls pthread_exit
+// a reaper thread of uzswap's starts and watches /proc/self/task: once every thread left
+// is uzswap's (named "uzswap-...") or finished (the main thread stays a zombie), it calls
+// exit(0), as glibc's last thread would.
+
+using ExitFn = void (*)(void*);
+std::atomic<bool> g_reaper_started{false};
+constexpr long kReaperPollNs = 20'000'000;
+
+// True while some thread of the process other than uzswap's is still running.
+bool program_thread_alive() {
+  DIR* d = opendir("/proc/self/task");
+  if (d == nullptr) return true;  // cannot tell: never end the process on a guess
+  bool alive = false;
+  while (dirent* de = readdir(d)) {
+    if (de->d_name[0] < '0' || de->d_name[0] > '9') continue;
+    char path[300], stat[512];
+    snprintf(path, sizeof path, "/proc/self/task/%s/stat", de->d_name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;  // gone
+    ssize_t n = read(fd, stat, sizeof stat - 1);
+    syscall(SYS_close, fd);
+    if (n <= 0) continue;
+    stat[n] = 0;
+    const char* open_paren = strchr(stat, '(');
+    const char* close_paren = strrchr(stat, ')');
+    if (open_paren == nullptr || close_paren == nullptr || close_paren[1] == 0) {
+      alive = true;
+      break;
+    }
+    char state = close_paren[2];
+    bool ours = strncmp(open_paren + 1, "uzswap-", 7) == 0;
+    if (!ours && state != 'Z' && state != 'X') {
+      alive = true;
+      break;
+    }
+  }
+  closedir(d);
+  return alive;
+}
+
+void* reaper_main(void*) {
+  own_thread_begin();
+  timespec ts{0, kReaperPollNs};
+  while (program_thread_alive()) nanosleep(&ts, nullptr);
+  exit(0);
+}
+
+void start_reaper() {
+  if (g_reaper_started.exchange(true)) return;
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_t t;
+  CreateFn real = real_create();
+  if (real != nullptr && real(&t, &attr, reaper_main, nullptr) == 0) pthread_setname_np(t, "uzswap-reaper");
+  pthread_attr_destroy(&attr);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
 }  // namespace
 
 RangeSet& thread_stacks() {
@@ -124,4 +198,12 @@ extern "C" __attribute__((visibility("default"))) int pthread_create(pthread_t* 
   int rc = real(thread, attr, start_program_thread, rec);
   if (rc != 0) free(rec);
   return rc;
+}
+
+extern "C" __attribute__((visibility("default"), noreturn)) void pthread_exit(void* value) {
+  using namespace uzswap::preload;
+  static auto real = reinterpret_cast<ExitFn>(dlsym(RTLD_NEXT, "pthread_exit"));
+  if (active_engine() != nullptr && gettid() == getpid()) start_reaper();
+  real(value);
+  __builtin_unreachable();
 }

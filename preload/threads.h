@@ -19,7 +19,12 @@
 // which glibc does not route through pthread_create's symbol; their stacks still fall
 // under the guard rule.
 //
-// State: one RangeSet (range_set.h), its slots mmap'd once by threads_init().
+// pthread_exit is interposed too: when the main thread ends with it, the process must still
+// end with its last thread, though uzswap's threads never end on their own (threads.cpp,
+// the reaper).
+//
+// State: one RangeSet (range_set.h), its slots mmap'd once by threads_init(); a flag for
+// the reaper thread.
 #pragma once
 
 #include "preload/range_set.h"
