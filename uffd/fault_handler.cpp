@@ -103,6 +103,70 @@ Resolve EngineCore::resolve_and_wake(uintptr_t page, bool wp, Scratch& s, uint64
   return res;
 }
 
+bool EngineCore::take_message(uffd_msg& msg, Scratch& s) {
+  if (!read_mutex_.try_lock()) return false;
+  ReadResult rr = ReadResult::Empty;
+  map_lock_.announce();
+  while (evict_moves_.load(std::memory_order_seq_cst) != 0) cpu_relax();  // evict.cpp, "Evict window"
+  ssize_t n = read(uffd_.fd(), &msg, sizeof(msg));
+  if (n == static_cast<ssize_t>(sizeof(msg)) && msg.event != UFFD_EVENT_PAGEFAULT) {
+    map_lock_.drain();
+    apply_event(msg);
+    rr = ReadResult::Event;
+  } else if (n == static_cast<ssize_t>(sizeof(msg))) {
+    rr = ReadResult::Fault;
+  } else if (n < 0 && errno != EAGAIN) {
+    UZ_COUNT(error_read);
+  }
+  map_lock_.withdraw();
+  read_mutex_.unlock();
+  if (rr == ReadResult::Fault) handle_message(msg, s);
+  return rr != ReadResult::Empty;
+}
+
+// The closed-gate protocol of fork_gate.h. read_mutex_ is held throughout, so this is the
+// only handler acting; held_ and parked_ are ours under it.
+bool EngineCore::take_message_gate_closed(uffd_msg& msg, Scratch& s) {
+  if (!read_mutex_.try_lock()) return false;
+  map_lock_.announce();
+  while (evict_moves_.load(std::memory_order_seq_cst) != 0) cpu_relax();  // none: reclaim is paused
+  ssize_t n = read(uffd_.fd(), &msg, sizeof(msg));
+  bool took = n == static_cast<ssize_t>(sizeof(msg));
+  if (n < 0 && errno != EAGAIN) UZ_COUNT(error_read);
+  if (took && msg.event != UFFD_EVENT_PAGEFAULT) {
+    hold_event(msg);
+  } else if (took && static_cast<pid_t>(msg.arg.pagefault.feat.ptid) != fork_gate_.forker()) {
+    park_for_fork(msg.arg.pagefault.address & ~(kPageSize - 1));
+  } else if (took) {
+    // The forking thread: blocked in this fault until our wake, which comes last, so the
+    // fork cannot happen in the middle (resolving_page_ covers a signal that frees it).
+    map_lock_.drain();
+    apply_held_events();
+    map_lock_.withdraw();
+    const uintptr_t page = msg.arg.pagefault.address & ~(kPageSize - 1);
+    resolving_before_ = 0;
+    {
+      SharedGuard g(map_lock_);
+      if (Range* r = ranges_.find(page)) resolving_before_ = r->entries[r->index_of(page)].load(std::memory_order_acquire);
+    }
+    __atomic_store_n(&resolving_page_, page, __ATOMIC_SEQ_CST);
+    UffdFile::defer_wakes(true);
+    if (staging_.contains(page)) {
+      handle_message(msg, s);
+    } else {
+      s.may_park = false;  // never throttled: the fork waits for this thread
+      s.write = msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE;
+      resolve_and_wake(page, msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP, s, now_ns());
+    }
+    UffdFile::defer_wakes(false);
+    __atomic_store_n(&resolving_page_, 0, __ATOMIC_SEQ_CST);
+    uffd_.wake_now(page, kPageSize);
+  }
+  map_lock_.withdraw();
+  read_mutex_.unlock();
+  return took;
+}
+
 void* EngineCore::handler_main(void* raw) {
   own_thread_begin();
   HandlerArg arg = *static_cast<HandlerArg*>(raw);
@@ -123,27 +187,16 @@ void* EngineCore::handler_main(void* raw) {
   uint64_t last = 0;
   uffd_msg msg;
   while (!core->stopping_.load(std::memory_order_acquire)) {
-    core->serve_parked(s);
-    ReadResult rr = ReadResult::Empty;
+    bool took = false;
     pollfd probe = {core->uffd_.fd(), POLLIN, 0};
-    if (poll(&probe, 1, 0) > 0 && core->read_mutex_.try_lock()) {
-      core->map_lock_.announce();
-      while (core->evict_moves_.load(std::memory_order_seq_cst) != 0) cpu_relax();  // evict.cpp, "Evict window"
-      ssize_t n = read(core->uffd_.fd(), &msg, sizeof(msg));
-      if (n == static_cast<ssize_t>(sizeof(msg)) && msg.event != UFFD_EVENT_PAGEFAULT) {
-        core->map_lock_.drain();
-        core->apply_event(msg);
-        rr = ReadResult::Event;
-      } else if (n == static_cast<ssize_t>(sizeof(msg))) {
-        rr = ReadResult::Fault;
-      } else if (n < 0 && errno != EAGAIN) {
-        UZ_COUNT(error_read);
-      }
-      core->map_lock_.withdraw();
-      core->read_mutex_.unlock();
+    if (core->fork_gate_.enter()) {
+      core->serve_parked(s);  // throttled faults: resolutions too, so inside the gate
+      if (poll(&probe, 1, 0) > 0) took = core->take_message(msg, s);
+      core->fork_gate_.leave();
+    } else if (poll(&probe, 1, 0) > 0) {
+      took = core->take_message_gate_closed(msg, s);
     }
-    if (rr == ReadResult::Fault) core->handle_message(msg, s);
-    if (rr != ReadResult::Empty) {
+    if (took) {
       last = now_ns();
       continue;
     }
