@@ -62,6 +62,12 @@ inline constexpr int kMaxHandlers = 64;
 
 uint64_t now_ns();
 
+// Threads on stacks of our own (fault_handler.cpp): handler threads, and the fork
+// prepare handler's warm-up thread (engine_fork.cpp).
+inline constexpr size_t kThreadStackBytes = size_t{2} << 20;
+void* map_thread_stack();  // nullptr if refused
+bool start_on_stack(pthread_t* t, void* stack, void* (*fn)(void*), void* arg);
+
 // Per-thread scratch for resolving faults and compressing (mmap'd, never malloc).
 struct Scratch {
   uint8_t* page = nullptr;   // a 4 KiB bounce page
@@ -225,6 +231,7 @@ class EngineCore final : public Engine, public policy::Mechanics {
   std::atomic<bool> stopped_{false};
   int stop_efd_ = -1;
   pthread_t handlers_[kMaxHandlers] = {};
+  void* handler_stacks_[kMaxHandlers] = {};  // their stacks (map_thread_stack)
   int nhandlers_ = 0;
   std::atomic<int> next_cpu_{0};
   // Clock hand of stage_cold: the next address to look at (reclaim threads, hand_lock_).

@@ -13,7 +13,15 @@
 //        and a descriptor number kept free for it; refused -> false (the caller brings
 //        the evicted pages back instead, as before this path existed);
 //     2. pause reclaim: evictions and compressions in flight finish, none starts, so no
-//        Evicting, EvictingZap or Compressing entry exists;
+//        Evicting, EvictingZap or Compressing entry exists; nothing is evicted from now
+//        until the fork, so what is present now is present in the child;
+//     2b. start and join one thread on a stack of our own (warm_thread_creation), as
+//        the child will start its first handler, which must run before anything serves
+//        a fault there: the child's pthread_create then finds what it touches present
+//        (the DTV it callocs is the chunk this thread's freed, at the head of the forking
+//        thread's tcache; the stack is ours, never managed). Without this, redis (whose
+//        malloc heap and thread stacks the coverage scan manages) blocked in its BGSAVE
+//        child on an evicted descriptor of glibc's thread stack cache;
 //     3. close the fork gate (fork_gate.h): messages in flight are finished; from now on
 //        only the forking thread's faults are resolved (each completes before that thread
 //        can go on to the fork syscall), other faults are parked, events are held.
@@ -49,9 +57,10 @@
 //     again); a REMAP (mremap of managed memory by glibc's realloc of an mmapped chunk,
 //     racing the fork) leaves the moved range's evicted pages unregistered at their new
 //     address in the child: they read as zeros there.
-//   - Between the child's registration and its first handler thread, pthread_create runs
-//     (it may malloc); a touch of evicted memory there would block until... nobody. glibc
-//     malloc's memory is managed only with the coverage scan on (UZSWAP_COVERAGE=1).
+//   - Between the child's registration and its first handler thread, pthread_create runs;
+//     a touch of evicted memory there would block the child for good. Step 2b makes what
+//     it touches present as far as we know glibc (2.36: the DTV calloc, the thread lists'
+//     heads, which are the forking thread's own descriptor); another libc could differ.
 //   - A signal that frees the forking thread from a fault we are resolving while the gate
 //     is closed lets the fork happen mid-resolution; the child repairs that one entry
 //     (resolving_page_), possibly leaking one pool object or staging slot of its copy.
@@ -62,7 +71,10 @@
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
 #include <new>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -80,6 +92,22 @@ void reinit(T& lock) {
 
 pid_t current_tid() { return static_cast<pid_t>(syscall(SYS_gettid)); }
 
+void* do_nothing(void*) { return nullptr; }
+
+// Step 2b above: one thread started and joined exactly as the child will start its
+// first handler (on a stack of our own), all signals blocked like every engine thread.
+void warm_thread_creation() {
+  void* stack = map_thread_stack();
+  if (stack == nullptr) return;
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pthread_t t;
+  if (start_on_stack(&t, stack, do_nothing, nullptr)) pthread_join(t, nullptr);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  munmap(stack, kThreadStackBytes);
+}
+
 }  // namespace
 
 bool EngineCore::fork_prepare() {
@@ -88,6 +116,7 @@ bool EngineCore::fork_prepare() {
   if (spare < 0) return false;
   spare_fd_ = spare;
   reclaimer_.pause();
+  warm_thread_creation();
   fork_gate_.close(current_tid());
   UZ_COUNT(fork_quiesced);
   return true;
@@ -150,7 +179,6 @@ void EngineCore::reset_locks_after_fork() {
   fork_gate_.reset();
   nfork_parked_ = 0;
   parked_.forget_after_fork();  // the throttle's: faults of the parent's threads
-  nhandlers_ = 0;
   stopping_.store(false, std::memory_order_relaxed);
 }
 
@@ -256,6 +284,8 @@ bool EngineCore::fork_child() {
   if (stop_efd_ >= 0) ::close(stop_efd_);  // shared with the parent: never write it
   stop_efd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   pagemap_.reopen();
+  for (int i = 0; i < nhandlers_; ++i) munmap(handler_stacks_[i], kThreadStackBytes);  // copies of dead threads' stacks
+  nhandlers_ = 0;
   bool ok = stop_efd_ >= 0 && uffd_.reopen_in_child() && reregister_in_child();
   if (ok) ok = start_handlers(cfg_.handler_threads);
   if (!ok) {

@@ -214,6 +214,24 @@ void* EngineCore::handler_main(void* raw) {
   return nullptr;
 }
 
+// Handler threads run on stacks of our own (never managed: mmap'd by uzswap), not on
+// glibc's cached thread stacks: the coverage scan may manage those, and a fork child
+// starts its first handler before anything could serve a fault there (engine_fork.cpp).
+void* map_thread_stack() {
+  void* p = mmap(nullptr, kThreadStackBytes, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+  return p == MAP_FAILED ? nullptr : p;
+}
+
+bool start_on_stack(pthread_t* t, void* stack, void* (*fn)(void*), void* arg) {
+  pthread_attr_t attr;
+  if (pthread_attr_init(&attr) != 0) return false;
+  int rc = pthread_attr_setstack(&attr, stack, kThreadStackBytes);
+  if (rc == 0) rc = pthread_create(t, &attr, fn, arg);
+  pthread_attr_destroy(&attr);
+  return rc == 0;
+}
+
 bool EngineCore::start_handlers(int n) {
   if (n <= 0) n = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
   if (n <= 0) n = 1;
@@ -225,13 +243,16 @@ bool EngineCore::start_handlers(int n) {
   for (int i = 0; i < n; ++i) {
     void* mem = mmap(nullptr, kPageSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (mem == MAP_FAILED) break;
+    void* stack = map_thread_stack();
     auto* arg = static_cast<HandlerArg*>(mem);
     arg->core = this;
     arg->cpu = ncpu > 0 ? i % ncpu : -1;
-    if (pthread_create(&handlers_[nhandlers_], nullptr, &EngineCore::handler_main, arg) != 0) {
+    if (stack == nullptr || !start_on_stack(&handlers_[nhandlers_], stack, &EngineCore::handler_main, arg)) {
       munmap(mem, kPageSize);
+      if (stack != nullptr) munmap(stack, kThreadStackBytes);
       break;
     }
+    handler_stacks_[nhandlers_] = stack;
     pthread_setname_np(handlers_[nhandlers_], "uzswap-fault");
     ++nhandlers_;
   }
@@ -243,7 +264,10 @@ void EngineCore::stop_handlers() {
   stopping_.store(true, std::memory_order_release);
   uint64_t one = 1;
   if (stop_efd_ >= 0) (void)!write(stop_efd_, &one, sizeof(one));
-  for (int i = 0; i < nhandlers_; ++i) pthread_join(handlers_[i], nullptr);
+  for (int i = 0; i < nhandlers_; ++i) {
+    pthread_join(handlers_[i], nullptr);
+    munmap(handler_stacks_[i], kThreadStackBytes);
+  }
   nhandlers_ = 0;
   wake_all_parked();  // no handler is left to serve them
 }
