@@ -1,6 +1,7 @@
 // policy/reclaimer.cpp — see reclaimer.h.
 #include "policy/reclaimer.h"
 
+#include <sched.h>
 #include <signal.h>
 #include <time.h>
 
@@ -62,12 +63,37 @@ void Reclaimer::stop() {
   state_.store(State::Stopped, std::memory_order_release);
 }
 
+void Reclaimer::pause() {
+  paused_.store(true, std::memory_order_seq_cst);
+  while (busy_.load(std::memory_order_acquire) != 0) sched_yield();
+}
+
+void Reclaimer::resume() { paused_.store(false, std::memory_order_release); }
+
+bool Reclaimer::restart_after_fork() {
+  const int n = nthreads_;
+  nthreads_ = 0;
+  busy_.store(0, std::memory_order_relaxed);
+  paused_.store(false, std::memory_order_relaxed);
+  plan_lock_.store(false, std::memory_order_relaxed);
+  state_.store(State::Stopped, std::memory_order_relaxed);
+  return n == 0 || start(config_, n, mech_, clock_);
+}
+
 void* Reclaimer::thread_main(void* arg) {
   own_thread_begin();
   auto* self = static_cast<Reclaimer*>(arg);
   const uint64_t tick_ns = static_cast<uint64_t>(self->config_.tick_seconds * 1e9);
   while (self->state_.load(std::memory_order_acquire) == State::Running) {
-    if (self->run_once() == 0) self->clock_->sleep_ns(tick_ns / 4 + 1);
+    self->busy_.fetch_add(1, std::memory_order_seq_cst);
+    if (self->paused_.load(std::memory_order_seq_cst)) {
+      self->busy_.fetch_sub(1, std::memory_order_release);
+      self->clock_->sleep_ns(1000000);
+      continue;
+    }
+    size_t done = self->run_once();
+    self->busy_.fetch_sub(1, std::memory_order_release);
+    if (done == 0) self->clock_->sleep_ns(tick_ns / 4 + 1);
   }
   return nullptr;
 }

@@ -5,6 +5,10 @@
 // (policy/plan.h); the plan's page budgets sit in atomics that all reclaim threads draw
 // batches from, so N threads share one plan without doing the work twice.
 // States: Stopped -> Running (start) -> Stopping (stop, threads join) -> Stopped.
+// Pause (fork, uffd/engine_fork.cpp), orthogonal to the states: paused_ set and no thread
+// inside a round (busy_ == 0): no eviction or compression is in flight and none starts
+// until resume(). A thread counts itself in busy_ before it looks at paused_, and pause()
+// sets paused_ before it waits for busy_ to drain (both seq_cst), so no round slips by.
 // Lock order: plan_lock_ is a leaf, never held while calling into Mechanics except
 // measure() (which takes the engine's MapLock shared: engine lock after plan_lock_).
 #pragma once
@@ -33,6 +37,13 @@ class Reclaimer {
   // Runs one plan + work round on the calling thread (tests; also the threads' body).
   size_t run_once();
 
+  // Waits for the rounds in flight to finish; the threads start none until resume().
+  void pause();
+  void resume();
+  // In a fork child, single-threaded: the threads did not come along. Starts as many
+  // again (none if none ran), unpaused. False if none could start.
+  bool restart_after_fork();
+
  private:
   enum class State : uint8_t { Stopped, Running, Stopping };
   static void* thread_main(void* self);
@@ -51,6 +62,8 @@ class Reclaimer {
   std::atomic<size_t> compress_budget_{0};
   std::atomic<uint64_t> compress_min_age_ns_{0};
   std::atomic<bool> unreachable_{false};
+  std::atomic<bool> paused_{false};
+  std::atomic<int> busy_{0};  // threads inside a round
 };
 
 }  // namespace uzswap::policy

@@ -106,7 +106,7 @@ void* coverage_thread(void* arg) {
     while (nanosleep(&ts, &ts) != 0) {
     }
     ts = timespec{static_cast<time_t>(interval), static_cast<long>((interval - static_cast<double>(static_cast<time_t>(interval))) * 1e9)};
-    if (active_engine() != engine) return nullptr;  // a fork child never runs this thread; belt and braces
+    if (active_engine() != engine) return nullptr;  // the engine went away (a fork child without it)
     coverage_scan(engine);
     coverage_measure(engine);
   }
@@ -163,9 +163,7 @@ CoverageFigures coverage_figures() {
                          g_figures.ratio.load(std::memory_order_relaxed)};
 }
 
-void coverage_start(Engine* engine) {
-  if (!runtime().options.coverage) return;
-  coverage_scan(engine);
+static void start_scan_thread(Engine* engine) {
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -176,6 +174,17 @@ void coverage_start(Engine* engine) {
   if (pthread_create(&t, &attr, coverage_thread, engine) != 0) UZ_WARN("coverage: cannot start the scan thread; scanned once");
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   pthread_attr_destroy(&attr);
+}
+
+void coverage_start(Engine* engine) {
+  if (!runtime().options.coverage) return;
+  coverage_scan(engine);
+  start_scan_thread(engine);
+}
+
+void coverage_fork_child(Engine* engine) {
+  pthread_mutex_init(&g_scan_lock, nullptr);
+  if (runtime().options.coverage) start_scan_thread(engine);
 }
 
 }  // namespace uzswap::preload

@@ -28,6 +28,10 @@ struct CoverageFigures {
 
 // From the constructor once the engine runs: the first scan, then the thread.
 void coverage_start(Engine* engine);
+// In a fork child that took the engine over (single-threaded): the scan lock may have been
+// copied held by the parent's scan thread; reset it and start the thread again (if the
+// scan runs).
+void coverage_fork_child(Engine* engine);
 // One scan now (also used by tests through the thread's cadence).
 void coverage_scan(Engine* engine);
 // Unmanages every managed range (mlockall(MCL_CURRENT)), bringing evicted pages back.

@@ -89,12 +89,14 @@ void print_process() {
 void print_interposition() {
   const InterposeStats& s = interpose_stats();
   Sizes z;
-  line("mappings: %llu managed (%s), %llu refused, %llu forgotten on unmap, %llu remapped, %llu restored for fork",
+  line("mappings: %llu managed (%s), %llu refused, %llu forgotten on unmap, %llu remapped, %llu restored for fork, "
+       "%llu forks taken over by the child",
        static_cast<unsigned long long>(s.mappings_managed.load()), format_size(s.bytes_managed.load(), z.s[0], 24),
        static_cast<unsigned long long>(s.manage_refused.load()),
        static_cast<unsigned long long>(s.ranges_forgotten.load()),
        static_cast<unsigned long long>(s.remaps_restored.load()),
-       static_cast<unsigned long long>(s.fork_ranges_restored.load()));
+       static_cast<unsigned long long>(s.fork_ranges_restored.load()),
+       static_cast<unsigned long long>(s.forks_taken_over.load()));
 }
 
 void print_latencies() {

@@ -1,22 +1,41 @@
 // preload/fork.cpp — what happens to managed memory across fork().
 //
-// Without the engine's cooperation a fork child would see holes where the parent's pages
-// are evicted (they live in the pool, not in the page tables the kernel copies), and the
-// child has none of the engine's threads to serve faults. So, for now:
-//   prepare (parent, before fork): take fork_lock, list the managed VMAs from
-//            /proc/self/maps, and unmanage each without discarding: every evicted page is
-//            brought back, so the kernel copies complete memory into the child;
-//   parent  (after fork): manage the same ranges again; release fork_lock;
-//   child   (after fork): run without uzswap (engine pointer cleared; the inherited engine
-//            state is never touched: its threads and lock owners did not survive).
-// The cost is that fork brings the parent's evicted pages back for a moment. vfork and
-// posix_spawn do not run these handlers and need nothing: the child shares the parent's
-// memory, and the parent's handler threads serve its faults until it execs or exits.
+// A fork child inherits the engine's memory (page-entry tables, pool, staging area: all
+// copy-on-write) but none of its threads, and its copies of managed ranges lost their
+// userfaultfd registration. Two paths, chosen by the prepare handler:
 //
-// Data layout: fork_lock (a pthread mutex), and a snapshot array of ranges in memory of
-// our own (mmap'd once by fork_install, never managed). The snapshot is written by the
-// prepare handler and read by the parent handler, both under fork_lock.
-// Lock order: fork_lock, then the engine's locks (through manage/unmanage).
+// Takeover (the usual one; uffd/engine_fork.cpp has the engine's side):
+//   prepare (parent, before fork): take fork_lock (no manage/unmanage until the fork is
+//            over); hold the stats export's lock (its publisher is then not inside the
+//            pool or the engine at the fork); Engine::fork_prepare quiesces the engine:
+//            reclaim paused, fault handlers out of mid-resolution states, only the
+//            forking thread's faults served until the fork. Evicted pages stay evicted.
+//   parent   (after fork, or after a failed fork): Engine::fork_parent resumes; release
+//            the stats lock and fork_lock.
+//   child    (after fork, single-threaded): Engine::fork_child first (new userfaultfd,
+//            every range registered again, new handler and reclaim threads), then a stats
+//            region of its own (zsstat lists it under its pid), the coverage scan thread
+//            again if it runs, and fork_lock released. The child runs under uzswap with
+//            its own limit. If the engine cannot restart there, fork_child has written
+//            every evicted page back in place and the child runs without uzswap.
+// Restore (when fork_prepare refuses: the kernel gives no faulting thread id, or a
+// userfaultfd cannot be opened now):
+//   prepare: list the managed VMAs from /proc/self/maps and unmanage each without
+//            discarding: every evicted page is brought back, so the kernel copies
+//            complete memory into the child; parent: manage the same ranges again;
+//   child:   runs without uzswap (engine pointer cleared; its inherited state is never
+//            touched), with no stats file.
+// What the takeover path leaves open (pages touched in the child before our child handler
+// runs, mm changes racing the fork syscall) is listed in uffd/engine_fork.cpp and
+// docs/engine.md. vfork and posix_spawn do not run these handlers and need nothing: the
+// child shares the parent's memory, and the parent's handler threads serve its faults
+// until it execs or exits.
+//
+// Data layout: fork_lock (a pthread mutex), g_path (the path of the fork in progress),
+// and a snapshot array of ranges in memory of our own (mmap'd once by fork_install, never
+// managed). All are written by the prepare handler and read by the parent/child handler,
+// under fork_lock.
+// Lock order: fork_lock, then the stats export's lock, then the engine's locks.
 #include "preload/fork_guard.h"
 
 #include <cerrno>
@@ -31,6 +50,7 @@
 #include "preload/own_memory.h"
 #include "preload/real_calls.h"
 #include "preload/runtime.h"
+#include "preload/stats_export.h"
 
 namespace uzswap::preload {
 namespace {
@@ -115,10 +135,14 @@ void snapshot_managed_ranges(Engine* engine) {
   close(fd);
 }
 
-void fork_prepare() {
-  pthread_mutex_lock(&g_fork_lock);
-  Engine* engine = active_engine();
-  if (engine == nullptr || g_snapshot == nullptr) return;
+enum class ForkPath : uint8_t {
+  None,      // no engine: nothing to do
+  Takeover,  // the engine is quiesced; the child takes it over
+  Restore,   // evicted pages were brought back and the ranges unmanaged (g_snapshot)
+};
+ForkPath g_path = ForkPath::None;
+
+void restore_for_fork(Engine* engine) {
   snapshot_managed_ranges(engine);
   for (size_t i = 0; i < g_snapshot_count; ++i) {
     const Range& r = g_snapshot[i];
@@ -127,27 +151,53 @@ void fork_prepare() {
   interpose_stats().fork_ranges_restored.fetch_add(g_snapshot_count, std::memory_order_relaxed);
 }
 
-void fork_parent() {
-  Engine* engine = active_engine();
-  if (engine != nullptr) {
-    for (size_t i = 0; i < g_snapshot_count; ++i) {
-      const Range& r = g_snapshot[i];
-      if (!engine->manage(reinterpret_cast<void*>(r.begin), r.end - r.begin))
-        interpose_stats().manage_refused.fetch_add(1, std::memory_order_relaxed);
-    }
+void manage_again_after_fork(Engine* engine) {
+  for (size_t i = 0; i < g_snapshot_count; ++i) {
+    const Range& r = g_snapshot[i];
+    if (!engine->manage(reinterpret_cast<void*>(r.begin), r.end - r.begin))
+      interpose_stats().manage_refused.fetch_add(1, std::memory_order_relaxed);
   }
   g_snapshot_count = 0;
+}
+
+void fork_prepare() {
+  pthread_mutex_lock(&g_fork_lock);
+  g_path = ForkPath::None;
+  Engine* engine = active_engine();
+  if (engine == nullptr || g_snapshot == nullptr) return;
+  stats_export_fork_prepare();
+  if (engine->fork_prepare()) {
+    g_path = ForkPath::Takeover;
+    interpose_stats().forks_taken_over.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  g_path = ForkPath::Restore;
+  restore_for_fork(engine);
+}
+
+void fork_parent() {
+  Engine* engine = active_engine();
+  if (g_path == ForkPath::Takeover) engine->fork_parent();
+  if (g_path == ForkPath::Restore) manage_again_after_fork(engine);
+  if (g_path != ForkPath::None) stats_export_fork_parent();
+  g_path = ForkPath::None;
   pthread_mutex_unlock(&g_fork_lock);
 }
 
 void fork_child() {
-  bool was_managing = active_engine() != nullptr;
-  runtime().engine.store(nullptr, std::memory_order_release);
+  Engine* engine = active_engine();
+  lifecycle_fork_child_detach();  // touches no managed memory; the engine counts from now on
+  // Then at once: until the engine has registered the child's ranges, evicted pages read
+  // as zeros.
+  bool managing = g_path == ForkPath::Takeover && engine->fork_child();
+  if (!managing) runtime().engine.store(nullptr, std::memory_order_release);
   g_snapshot_count = 0;
+  ForkPath path = g_path;
+  g_path = ForkPath::None;
   // The child's only thread is the one that locked it in prepare.
   pthread_mutex_unlock(&g_fork_lock);
-  lifecycle_fork_child();
-  if (was_managing) UZ_INFO("fork child: running without uzswap (its memory is complete and unmanaged)");
+  lifecycle_fork_child(managing ? engine : nullptr);
+  if (path == ForkPath::Restore) UZ_INFO("fork child: running without uzswap (its memory is complete and unmanaged)");
 }
 
 }  // namespace

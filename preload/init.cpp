@@ -187,15 +187,20 @@ void lifecycle_after_failed_exec() {
   if (g_stats_running) stats_export_set_engine(engine);
 }
 
-void lifecycle_fork_child() {
+void lifecycle_fork_child_detach() {
   runtime().owner_pid = static_cast<int>(getpid());
-  signal_chain_fork_child();  // no uzswap thread to report on
-  // The child runs without uzswap (fork.cpp): no stats file of its own either.
-  if (g_stats_running) {
-    stats_export_fork_child();
-    stats_export_stop();
-    g_stats_running = false;
-  }
+  stats_export_detach_child();
+  g_stats_running = false;
+}
+
+void lifecycle_fork_child(Engine* engine) {
+  signal_chain_fork_child();  // the parent's uzswap threads are not the child's
+  if (engine == nullptr) return;  // the child runs without uzswap: no stats file either
+  // The child took the engine over: a stats region of its own (zsstat lists it under its
+  // pid; the counters it counted since the fork carry over), the coverage scan thread.
+  start_stats_export(runtime().options);
+  if (g_stats_running) stats_export_set_engine(engine);
+  coverage_fork_child(engine);
 }
 
 }  // namespace uzswap::preload

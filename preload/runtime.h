@@ -5,8 +5,9 @@
 // States of the process (each transition made by exactly one function):
 //   Loading  --start() in init.cpp: the engine runs--> Managing     (engine != nullptr)
 //   Loading  --start(): disabled, or the engine failed--> PassThrough (engine == nullptr)
-//   Managing --fork_child() in fork.cpp--> PassThrough in the child (the engine's threads
-//            did not survive the fork; the parent stays Managing)
+//   Managing --fork_child() in fork.cpp--> Managing in the child when it takes the engine
+//            over (Engine::fork_child), else PassThrough there (evicted pages were
+//            brought back first); the parent stays Managing
 // The engine is never stopped or freed while the process runs (see init.cpp for exit).
 // Every interposed call that sees engine == nullptr passes straight through, so calls made
 // before the constructor ran (other libraries' constructors) are never managed.

@@ -26,6 +26,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -268,11 +269,19 @@ void stats_export_publish_now() {
   pthread_mutex_unlock(&g.lock);
 }
 
+void stats_export_fork_prepare() {
+  if (g.cond_ready) pthread_mutex_lock(&g.lock);
+}
+
+void stats_export_fork_parent() {
+  if (g.cond_ready) pthread_mutex_unlock(&g.lock);
+}
+
 void stats_export_fork_child() {
+  // Single-threaded here: the parent's publisher did not come along, and the lock was
+  // copied held (stats_export_fork_prepare, or by the publisher).
+  if (g.cond_ready) init_sync_objects();
   if (g.phase != Phase::Running) return;
-  // Single-threaded here: the parent's publisher did not come along, and the lock may
-  // have been copied while held by it.
-  init_sync_objects();
   g.thread_running = false;
   g.source = nullptr;
   g.source_ctx = nullptr;
@@ -286,8 +295,8 @@ void stats_export_fork_child() {
 }
 
 void stats_export_detach_child() {
+  if (g.cond_ready) init_sync_objects();  // see stats_export_fork_child
   if (g.phase != Phase::Running) return;
-  init_sync_objects();  // see stats_export_fork_child
   g.thread_running = false;
   g.source = nullptr;
   g.source_ctx = nullptr;
@@ -306,6 +315,10 @@ void stats_export_stop() {
   stats::region_retire(&g.region);
   g.phase = Phase::Stopped;
   pthread_mutex_unlock(&g.lock);
+}
+
+void stats_export_unlink_now() {
+  if (g.phase == Phase::Running && g.region.base) unlink(g.region.path);
 }
 
 const char* stats_export_path() { return g.phase == Phase::Running ? g.region.path : nullptr; }

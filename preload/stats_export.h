@@ -10,6 +10,9 @@
 //                               (counters and histograms move into the region)
 //   stats_export_set_engine(e)  once the engine runs; nullptr before it stops
 //   stats_export_set_options()  the effective options, "name=value" lines
+//   stats_export_fork_prepare() before fork() (holds the lock: the publisher is not
+//                               inside the engine or the pool at the fork);
+//   stats_export_fork_parent()  after it in the parent (releases it);
 //   stats_export_fork_child()   in the child after fork(), while it is single-threaded
 //                               (or stats_export_detach_child() if the child runs
 //                               without uzswap)
@@ -50,6 +53,9 @@ void stats_export_set_source(StatsGaugeSource fn, void* ctx);
 void stats_export_set_options(const char* lines);
 // Publishes the gauges now rather than at the next tick (at-exit summaries, tests).
 void stats_export_publish_now();
+// Around fork() in the parent: see the order of use above.
+void stats_export_fork_prepare();
+void stats_export_fork_parent();
 // In the child after fork(): the child gets its own region and zeroed counters, and
 // stops writing into its parent's. The source is cleared; set it again.
 void stats_export_fork_child();
@@ -59,6 +65,9 @@ void stats_export_detach_child();
 // Stops the publisher, marks the region stopped and removes its file. The source stays
 // set (for a restart) but is not called while stopped.
 void stats_export_stop();
+// Removes the region's file now, without locks or stopping anything: for _exit
+// (preload/quick_exit.cpp), which may run in a signal handler.
+void stats_export_unlink_now();
 // The region's path while the export runs, else nullptr.
 const char* stats_export_path();
 

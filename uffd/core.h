@@ -10,6 +10,9 @@
 //   handlers   fault handler threads (fault_handler.cpp), reclaim the policy's threads
 //   parked_    first-touch faults held back by the throttle (parked_faults.h, throttle.cpp);
 //              estimate_ the cheap footprint estimate it reads (policy/throttle.h)
+//   fork_gate  keeps handlers out of mid-resolution states at a fork (fork_gate.h); with
+//              held_/fork_parked_ (events read and faults parked while it is closed, used
+//              under read_mutex only) and spare_fd_ (engine_fork.cpp)
 //
 // Lock order (outermost first):
 //   read_mutex -> map_lock (announced / exclusive) -> staging lock -> MetaHeap lock
@@ -41,6 +44,7 @@
 #include "pool/compressor.h"
 #include "pool/pool.h"
 #include "uffd/engine.h"
+#include "uffd/fork_gate.h"
 #include "uffd/map_lock.h"
 #include "uffd/pagemap.h"
 #include "uffd/parked_faults.h"
@@ -57,6 +61,12 @@ inline constexpr size_t kZeroRunPages = 512;     // one UFFDIO_ZEROPAGE covers u
 inline constexpr int kMaxHandlers = 64;
 
 uint64_t now_ns();
+
+// Threads on stacks of our own (fault_handler.cpp): handler threads, and the fork
+// prepare handler's warm-up thread (engine_fork.cpp).
+inline constexpr size_t kThreadStackBytes = size_t{2} << 20;
+void* map_thread_stack();  // nullptr if refused
+bool start_on_stack(pthread_t* t, void* stack, void* (*fn)(void*), void* arg);
 
 // Per-thread scratch for resolving faults and compressing (mmap'd, never malloc).
 struct Scratch {
@@ -88,6 +98,9 @@ class EngineCore final : public Engine, public policy::Mechanics {
   EngineStats stats() override;
   pool::Pool* pool() override { return pool_.get(); }
   void stop() override;
+  bool fork_prepare() override;
+  void fork_parent() override;
+  bool fork_child() override;
 
   // ---- policy::Mechanics ----
   size_t stage_cold(size_t max_pages) override;
@@ -174,6 +187,33 @@ class EngineCore final : public Engine, public policy::Mechanics {
   void serve_parked(Scratch& s);                 // handlers: resolve the faults that are due
   uint64_t parked_wait_ns();                     // handlers: longest poll() sleep allowed now
   void wake_all_parked();                        // after the handlers are joined
+  // One message through the usual protocol (gate open); false if none was taken.
+  bool take_message(uffd_msg& msg, Scratch& s);
+  // One message through the closed-gate protocol (fork_gate.h); false if none was taken.
+  bool take_message_gate_closed(uffd_msg& msg, Scratch& s);
+
+  // engine_fork.cpp (held_/fork_parked_ under read_mutex_)
+  void hold_event(const uffd_msg& msg);
+  void apply_held_events();            // map_lock exclusive
+  void park_for_fork(uintptr_t page);
+  void wake_fork_parked();
+  void reset_locks_after_fork();
+  bool reregister_in_child();
+  void register_or_cut(uintptr_t lo, uintptr_t hi);
+  void repair_interrupted_resolution();
+  size_t write_back_in_place();
+  static constexpr size_t kHeldEvents = 1024;
+  static constexpr size_t kParkedFaults = 4096;
+  ForkGate fork_gate_;
+  uffd_msg* held_ = nullptr;   // kHeldEvents, mmap'd
+  size_t nheld_ = 0;
+  uintptr_t* fork_parked_ = nullptr;  // kParkedFaults, mmap'd
+  size_t nfork_parked_ = 0;
+  int spare_fd_ = -1;
+  // The forking thread's fault being resolved while the gate is closed (0: none), and its
+  // entry before: what a child repairs if the fork caught that resolution (engine_fork.cpp).
+  uintptr_t resolving_page_ = 0;
+  Entry resolving_before_ = 0;
 
   EngineConfig cfg_;
   UffdFile uffd_;
@@ -191,6 +231,7 @@ class EngineCore final : public Engine, public policy::Mechanics {
   std::atomic<bool> stopped_{false};
   int stop_efd_ = -1;
   pthread_t handlers_[kMaxHandlers] = {};
+  void* handler_stacks_[kMaxHandlers] = {};  // their stacks (map_thread_stack)
   int nhandlers_ = 0;
   std::atomic<int> next_cpu_{0};
   // Clock hand of stage_cold: the next address to look at (reclaim threads, hand_lock_).

@@ -4,6 +4,7 @@
 // start inside a program whose malloc we must not depend on. Pool::create is the one
 // exception (it runs once at start, not on a fault path).
 #include <errno.h>
+#include <linux/userfaultfd.h>
 #include <new>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -71,6 +72,12 @@ bool EngineCore::init(const EngineConfig& config, EngineStartResult* result) {
                                             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
   reclaim_scratch_ = static_cast<Scratch*>(mmap(nullptr, sizeof(Scratch) * policy::Reclaimer::kMaxThreads,
                                                 PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  void* fork_mem = mmap(nullptr, kHeldEvents * sizeof(uffd_msg) + kParkedFaults * sizeof(uintptr_t),
+                        PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (fork_mem != MAP_FAILED) {
+    held_ = static_cast<uffd_msg*>(fork_mem);
+    fork_parked_ = reinterpret_cast<uintptr_t*>(held_ + kHeldEvents);
+  }
   if (range_buf_ == MAP_FAILED || reclaim_scratch_ == MAP_FAILED || !stop_scratch_.init()) {
     range_buf_ = nullptr;
     reclaim_scratch_ = nullptr;
@@ -126,6 +133,7 @@ EngineCore::~EngineCore() {
     munmap(reclaim_scratch_, sizeof(Scratch) * policy::Reclaimer::kMaxThreads);
   }
   if (range_buf_) munmap(range_buf_, kMaxRanges * 2 * sizeof(uintptr_t));
+  if (held_) munmap(held_, kHeldEvents * sizeof(uffd_msg) + kParkedFaults * sizeof(uintptr_t));
 }
 
 // msync(MS_ASYNC) on private anonymous memory does nothing but walk the VMAs of the

@@ -5,9 +5,8 @@
 // Managed memory behaves exactly like ordinary anonymous memory to the program: cold pages
 // are moved out (staged), then compressed into the pool; a touch brings them back.
 //
-// Thread safety: every method may be called from any thread. start() and stop() are
-// called once each, by the preload library's constructor and destructor (or at fork in
-// the child, see preload/).
+// Thread safety: every method may be called from any thread, except the fork_* ones
+// (see below). start() and stop() are called once each.
 #pragma once
 
 #include <cstddef>
@@ -85,6 +84,18 @@ class Engine {
   // Brings every evicted page back and unregisters everything (used before exit and exec).
   // Joins the engine's threads. Idempotent; after it, stats() reads zeros.
   virtual void stop() = 0;
+  // fork() (preload/fork.cpp drives these from its pthread_atfork handlers, on the
+  // forking thread; see uffd/engine_fork.cpp). fork_prepare quiesces the engine so that
+  // a child can take it over; false: it cannot here (the caller brings the evicted pages
+  // back instead) and nothing changed. After a true prepare exactly one of fork_parent
+  // (in the parent, also when fork failed) or fork_child (in the child) follows.
+  virtual bool fork_prepare() = 0;
+  virtual void fork_parent() = 0;
+  // In the child, single-threaded, before anything may touch managed memory. True: the
+  // engine runs in the child (its own userfaultfd, threads and copies of the tables).
+  // False: the child could not restart it; every evicted page was written back in place
+  // and the engine must not be used again (the child runs without uzswap).
+  virtual bool fork_child() = 0;
   // stop() if needed, then releases the engine and its pool. `engine` is invalid after.
   static void destroy(Engine* engine);
 

@@ -103,6 +103,70 @@ Resolve EngineCore::resolve_and_wake(uintptr_t page, bool wp, Scratch& s, uint64
   return res;
 }
 
+bool EngineCore::take_message(uffd_msg& msg, Scratch& s) {
+  if (!read_mutex_.try_lock()) return false;
+  ReadResult rr = ReadResult::Empty;
+  map_lock_.announce();
+  while (evict_moves_.load(std::memory_order_seq_cst) != 0) cpu_relax();  // evict.cpp, "Evict window"
+  ssize_t n = read(uffd_.fd(), &msg, sizeof(msg));
+  if (n == static_cast<ssize_t>(sizeof(msg)) && msg.event != UFFD_EVENT_PAGEFAULT) {
+    map_lock_.drain();
+    apply_event(msg);
+    rr = ReadResult::Event;
+  } else if (n == static_cast<ssize_t>(sizeof(msg))) {
+    rr = ReadResult::Fault;
+  } else if (n < 0 && errno != EAGAIN) {
+    UZ_COUNT(error_read);
+  }
+  map_lock_.withdraw();
+  read_mutex_.unlock();
+  if (rr == ReadResult::Fault) handle_message(msg, s);
+  return rr != ReadResult::Empty;
+}
+
+// The closed-gate protocol of fork_gate.h. read_mutex_ is held throughout, so this is the
+// only handler acting; held_ and parked_ are ours under it.
+bool EngineCore::take_message_gate_closed(uffd_msg& msg, Scratch& s) {
+  if (!read_mutex_.try_lock()) return false;
+  map_lock_.announce();
+  while (evict_moves_.load(std::memory_order_seq_cst) != 0) cpu_relax();  // none: reclaim is paused
+  ssize_t n = read(uffd_.fd(), &msg, sizeof(msg));
+  bool took = n == static_cast<ssize_t>(sizeof(msg));
+  if (n < 0 && errno != EAGAIN) UZ_COUNT(error_read);
+  if (took && msg.event != UFFD_EVENT_PAGEFAULT) {
+    hold_event(msg);
+  } else if (took && static_cast<pid_t>(msg.arg.pagefault.feat.ptid) != fork_gate_.forker()) {
+    park_for_fork(msg.arg.pagefault.address & ~(kPageSize - 1));
+  } else if (took) {
+    // The forking thread: blocked in this fault until our wake, which comes last, so the
+    // fork cannot happen in the middle (resolving_page_ covers a signal that frees it).
+    map_lock_.drain();
+    apply_held_events();
+    map_lock_.withdraw();
+    const uintptr_t page = msg.arg.pagefault.address & ~(kPageSize - 1);
+    resolving_before_ = 0;
+    {
+      SharedGuard g(map_lock_);
+      if (Range* r = ranges_.find(page)) resolving_before_ = r->entries[r->index_of(page)].load(std::memory_order_acquire);
+    }
+    __atomic_store_n(&resolving_page_, page, __ATOMIC_SEQ_CST);
+    UffdFile::defer_wakes(true);
+    if (staging_.contains(page)) {
+      handle_message(msg, s);
+    } else {
+      s.may_park = false;  // never throttled: the fork waits for this thread
+      s.write = msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE;
+      resolve_and_wake(page, msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP, s, now_ns());
+    }
+    UffdFile::defer_wakes(false);
+    __atomic_store_n(&resolving_page_, 0, __ATOMIC_SEQ_CST);
+    uffd_.wake_now(page, kPageSize);
+  }
+  map_lock_.withdraw();
+  read_mutex_.unlock();
+  return took;
+}
+
 void* EngineCore::handler_main(void* raw) {
   own_thread_begin();
   HandlerArg arg = *static_cast<HandlerArg*>(raw);
@@ -123,27 +187,16 @@ void* EngineCore::handler_main(void* raw) {
   uint64_t last = 0;
   uffd_msg msg;
   while (!core->stopping_.load(std::memory_order_acquire)) {
-    core->serve_parked(s);
-    ReadResult rr = ReadResult::Empty;
+    bool took = false;
     pollfd probe = {core->uffd_.fd(), POLLIN, 0};
-    if (poll(&probe, 1, 0) > 0 && core->read_mutex_.try_lock()) {
-      core->map_lock_.announce();
-      while (core->evict_moves_.load(std::memory_order_seq_cst) != 0) cpu_relax();  // evict.cpp, "Evict window"
-      ssize_t n = read(core->uffd_.fd(), &msg, sizeof(msg));
-      if (n == static_cast<ssize_t>(sizeof(msg)) && msg.event != UFFD_EVENT_PAGEFAULT) {
-        core->map_lock_.drain();
-        core->apply_event(msg);
-        rr = ReadResult::Event;
-      } else if (n == static_cast<ssize_t>(sizeof(msg))) {
-        rr = ReadResult::Fault;
-      } else if (n < 0 && errno != EAGAIN) {
-        UZ_COUNT(error_read);
-      }
-      core->map_lock_.withdraw();
-      core->read_mutex_.unlock();
+    if (core->fork_gate_.enter()) {
+      core->serve_parked(s);  // throttled faults: resolutions too, so inside the gate
+      if (poll(&probe, 1, 0) > 0) took = core->take_message(msg, s);
+      core->fork_gate_.leave();
+    } else if (poll(&probe, 1, 0) > 0) {
+      took = core->take_message_gate_closed(msg, s);
     }
-    if (rr == ReadResult::Fault) core->handle_message(msg, s);
-    if (rr != ReadResult::Empty) {
+    if (took) {
       last = now_ns();
       continue;
     }
@@ -161,6 +214,24 @@ void* EngineCore::handler_main(void* raw) {
   return nullptr;
 }
 
+// Handler threads run on stacks of our own (never managed: mmap'd by uzswap), not on
+// glibc's cached thread stacks: the coverage scan may manage those, and a fork child
+// starts its first handler before anything could serve a fault there (engine_fork.cpp).
+void* map_thread_stack() {
+  void* p = mmap(nullptr, kThreadStackBytes, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+  return p == MAP_FAILED ? nullptr : p;
+}
+
+bool start_on_stack(pthread_t* t, void* stack, void* (*fn)(void*), void* arg) {
+  pthread_attr_t attr;
+  if (pthread_attr_init(&attr) != 0) return false;
+  int rc = pthread_attr_setstack(&attr, stack, kThreadStackBytes);
+  if (rc == 0) rc = pthread_create(t, &attr, fn, arg);
+  pthread_attr_destroy(&attr);
+  return rc == 0;
+}
+
 bool EngineCore::start_handlers(int n) {
   if (n <= 0) n = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
   if (n <= 0) n = 1;
@@ -172,13 +243,16 @@ bool EngineCore::start_handlers(int n) {
   for (int i = 0; i < n; ++i) {
     void* mem = mmap(nullptr, kPageSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (mem == MAP_FAILED) break;
+    void* stack = map_thread_stack();
     auto* arg = static_cast<HandlerArg*>(mem);
     arg->core = this;
     arg->cpu = ncpu > 0 ? i % ncpu : -1;
-    if (pthread_create(&handlers_[nhandlers_], nullptr, &EngineCore::handler_main, arg) != 0) {
+    if (stack == nullptr || !start_on_stack(&handlers_[nhandlers_], stack, &EngineCore::handler_main, arg)) {
       munmap(mem, kPageSize);
+      if (stack != nullptr) munmap(stack, kThreadStackBytes);
       break;
     }
+    handler_stacks_[nhandlers_] = stack;
     pthread_setname_np(handlers_[nhandlers_], "uzswap-fault");
     ++nhandlers_;
   }
@@ -190,7 +264,10 @@ void EngineCore::stop_handlers() {
   stopping_.store(true, std::memory_order_release);
   uint64_t one = 1;
   if (stop_efd_ >= 0) (void)!write(stop_efd_, &one, sizeof(one));
-  for (int i = 0; i < nhandlers_; ++i) pthread_join(handlers_[i], nullptr);
+  for (int i = 0; i < nhandlers_; ++i) {
+    pthread_join(handlers_[i], nullptr);
+    munmap(handler_stacks_[i], kThreadStackBytes);
+  }
   nhandlers_ = 0;
   wake_all_parked();  // no handler is left to serve them
 }

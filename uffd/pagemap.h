@@ -14,6 +14,11 @@ class Pagemap {
  public:
   bool open();
   void close();
+  // In a fork child: the inherited descriptor reads the parent's page tables.
+  bool reopen() {
+    close();
+    return open();
+  }
   bool has_scan() const { return scan_; }
 
   // Calls fn(start, end) for runs of present, non-zero-page pages in [start, end), up to

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <atomic>
+#include <new>
 #include <cstddef>
 #include <cstdint>
 
@@ -83,6 +84,11 @@ class ParkedFaults {
   }
 
   size_t size() const { return count_.load(std::memory_order_acquire); }
+  // In a fork child, single-threaded: the parked faults were the parent's threads'.
+  void forget_after_fork() {
+    new (&lock_) SpinLock();
+    count_.store(0, std::memory_order_relaxed);
+  }
 
  private:
   SpinLock lock_;

@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <new>
 
 #include "common/counters.h"
 #include "uffd/uffd_file.h"
@@ -43,6 +44,7 @@ bool Staging::init(size_t slots, UffdFile* uffd, bool register_with_uffd) {
   // Lowest slots on top of the stack: staging stays compact.
   for (size_t i = 0; i < slots; ++i) free_[i] = static_cast<uint32_t>(slots - 1 - i);
   free_top_ = slots;
+  want_registered_ = register_with_uffd;
   if (register_with_uffd) {
     if (uffd->register_range(base_, slots * kPageSize, false) != 0) return false;
     registered_ = true;
@@ -129,6 +131,16 @@ size_t Staging::zap_dirty() {
   LockGuard<SpinLock> g(lock_);
   for (size_t k = n; k > 0; --k) free_[free_top_++] = scratch_[k - 1];
   return n;
+}
+
+bool Staging::reset_after_fork() {
+  new (&lock_) SpinLock();
+  new (&zap_lock_) SpinLock();
+  new (&move_lock_) MapLock();
+  registered_ = false;
+  if (!want_registered_) return true;
+  registered_ = uffd_->register_range(base_, slots_ * kPageSize, false) == 0;
+  return registered_;
 }
 
 size_t Staging::metadata_bytes() const {

@@ -76,11 +76,17 @@ class Staging {
   size_t resident_pages() const { return in_use() + dirty(); }
   size_t metadata_bytes() const;
 
+  // In a fork child, single-threaded: resets the locks (their holders did not come
+  // along) and registers the area with the child's userfaultfd if the parent had it
+  // registered (the child's copy of the area lost its registration). False if refused.
+  bool reset_after_fork();
+
  private:
   uintptr_t base_ = 0;
   size_t slots_ = 0;
   UffdFile* uffd_ = nullptr;
   bool registered_ = false;       // zap_lock_ (and move_lock_ exclusive) to change
+  bool want_registered_ = false;  // fixed at init
   std::atomic<uint8_t>* state_ = nullptr;
   std::atomic<Owner>* owner_ = nullptr;
   std::atomic<uint64_t>* stage_ns_ = nullptr;

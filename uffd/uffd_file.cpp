@@ -16,6 +16,11 @@ namespace {
 
 constexpr int kOpenFlags = O_CLOEXEC | O_NONBLOCK;
 
+thread_local bool t_defer_wakes = false;
+
+// The wake bit of a resolution ioctl: off while the calling thread defers its wakes.
+bool wake_allowed(bool wake) { return wake && !t_defer_wakes; }
+
 void set_error(EngineStartResult* r, EngineStartError e, const char* msg) {
   r->error = e;
   snprintf(r->message, sizeof(r->message), "%s", msg);
@@ -99,6 +104,7 @@ bool UffdFile::open(bool want_wp, EngineStartResult* result) {
     return false;
   }
   fd_ = fd_adopt(fd);
+  requested_ = want;
   features_.kernel = offered;
   features_.move = got & UFFD_FEATURE_MOVE;
   features_.wp = got & UFFD_FEATURE_PAGEFAULT_FLAG_WP;
@@ -114,6 +120,27 @@ void UffdFile::close() {
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
 }
+
+bool UffdFile::reopen_in_child() {
+  close();
+  int fd = open_raw(0);
+  uint64_t got = 0;
+  if (fd < 0) return false;
+  if (!api_handshake(fd, requested_, &got) || (got & requested_) != requested_) {
+    ::close(fd);
+    return false;
+  }
+  fd_ = fd;
+  features_.zeropage = true;  // confirmed again by register_range()
+  return true;
+}
+
+int UffdFile::open_spare() {
+  int fd = open_raw(0);
+  return fd >= 0 ? fd : -1;
+}
+
+void UffdFile::defer_wakes(bool on) { t_defer_wakes = on; }
 
 int UffdFile::register_range(uintptr_t start, size_t len, bool wp) {
   uffdio_register reg = {};
@@ -134,7 +161,7 @@ int UffdFile::zeropage(uintptr_t dst, size_t len, bool wake, size_t* done) {
   uffdio_zeropage z = {};
   z.range.start = dst;
   z.range.len = len;
-  z.mode = wake ? 0 : UFFDIO_ZEROPAGE_MODE_DONTWAKE;
+  z.mode = wake_allowed(wake) ? 0 : UFFDIO_ZEROPAGE_MODE_DONTWAKE;
   int rc = ioctl(fd_, UFFDIO_ZEROPAGE, &z) == 0 ? 0 : errno;
   *done = z.zeropage > 0 ? static_cast<size_t>(z.zeropage) : 0;
   return rc;
@@ -145,7 +172,7 @@ int UffdFile::copy(uintptr_t dst, const void* src, size_t len, bool wake) {
   c.dst = dst;
   c.src = reinterpret_cast<uintptr_t>(src);
   c.len = len;
-  c.mode = wake ? 0 : UFFDIO_COPY_MODE_DONTWAKE;
+  c.mode = wake_allowed(wake) ? 0 : UFFDIO_COPY_MODE_DONTWAKE;
   return ioctl(fd_, UFFDIO_COPY, &c) == 0 ? 0 : errno;
 }
 
@@ -154,7 +181,7 @@ int UffdFile::move(uintptr_t dst, uintptr_t src, size_t len, bool wake, size_t* 
   m.dst = dst;
   m.src = src;
   m.len = len;
-  m.mode = wake ? 0 : UFFDIO_MOVE_MODE_DONTWAKE;
+  m.mode = wake_allowed(wake) ? 0 : UFFDIO_MOVE_MODE_DONTWAKE;
   int rc = ioctl(fd_, UFFDIO_MOVE, &m) == 0 ? 0 : errno;
   if (done) *done = m.move > 0 ? static_cast<size_t>(m.move) : 0;
   return rc;
@@ -165,11 +192,16 @@ int UffdFile::writeprotect(uintptr_t start, size_t len, bool protect, bool wake)
   w.range.start = start;
   w.range.len = len;
   w.mode = (protect ? UFFDIO_WRITEPROTECT_MODE_WP : 0) |
-           (wake || protect ? 0 : UFFDIO_WRITEPROTECT_MODE_DONTWAKE);
+           (wake_allowed(wake) || protect ? 0 : UFFDIO_WRITEPROTECT_MODE_DONTWAKE);
   return ioctl(fd_, UFFDIO_WRITEPROTECT, &w) == 0 ? 0 : errno;
 }
 
 int UffdFile::wake(uintptr_t start, size_t len) {
+  if (t_defer_wakes) return 0;
+  return wake_now(start, len);
+}
+
+int UffdFile::wake_now(uintptr_t start, size_t len) {
   uffdio_range r = {start, len};
   return ioctl(fd_, UFFDIO_WAKE, &r) == 0 ? 0 : errno;
 }

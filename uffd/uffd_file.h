@@ -3,8 +3,12 @@
 // The only code in uzswap that issues userfaultfd system calls. Everything here is a
 // thin, allocation-free wrapper returning 0 or an errno value, so callers can tell
 // EEXIST (page already present), EAGAIN (the mm is changing: an event is pending) and
-// ENOENT (source page missing) apart. No shared state beyond the immutable fd and the
-// feature set fixed at open().
+// ENOENT (source page missing) apart. No shared state beyond the fd and the feature set
+// fixed at open() (replaced only by reopen_in_child(), while the child is single-threaded).
+//
+// Deferred wakes (fork, see fork_gate.h): a thread may ask that its resolution ioctls
+// leave the faulting thread asleep (DONTWAKE, and wake() does nothing) until it wakes it
+// itself with wake_now(). The setting is per thread (thread_local).
 #pragma once
 
 #include <cstddef>
@@ -32,6 +36,13 @@ class UffdFile {
   // returns false and fills *result.
   bool open(bool want_wp, EngineStartResult* result);
   void close();
+  // A fork child: forgets the inherited descriptor (it names the parent's context and
+  // must never be read) and opens a new one negotiating the same features. False if
+  // userfaultfd is refused now; the descriptor is then closed.
+  bool reopen_in_child();
+  // A userfaultfd of the calling process, unused: proof that one can be opened now and a
+  // descriptor number kept free for the child's (fork_prepare). -1 if refused.
+  int open_spare();
 
   int fd() const { return fd_; }
   const UffdFeatures& features() const { return features_; }
@@ -46,11 +57,16 @@ class UffdFile {
   int move(uintptr_t dst, uintptr_t src, size_t len, bool wake, size_t* done);
   int writeprotect(uintptr_t start, size_t len, bool protect, bool wake);
   int wake(uintptr_t start, size_t len);
+  // Wakes even while wakes are deferred for the calling thread.
+  int wake_now(uintptr_t start, size_t len);
+  // Deferred wakes for the calling thread on (true) or off.
+  static void defer_wakes(bool on);
   int poison(uintptr_t start, size_t len);
 
  private:
   int fd_ = -1;
   UffdFeatures features_;
+  uint64_t requested_ = 0;   // the feature bits asked for at open()
 };
 
 }  // namespace uzswap::uffd

@@ -1,0 +1,128 @@
+// tests/races/fork_takeover_test.cpp — fork while reclaim and faults are in flight, with
+// the engine's fork protocol driven directly (Engine::fork_prepare / fork_parent /
+// fork_child, as preload/fork.cpp does from its atfork handlers).
+//
+// Writer threads keep rewriting their pages (each write stamps the first and the last
+// word of a page with the page number and a generation), a reclaim thread keeps evicting
+// under a small limit, and the main thread forks again and again. Each child, which has
+// only the forking thread plus the engine threads it restarts, checks that every page
+// holds a whole stamp of its writer (at most one page per writer caught between its two
+// stores), then evicts pages itself (stage_cold + compress_staged), rewrites them and
+// reads them back through its own handlers. The parent checks its pages afterwards.
+// Variants: UFFDIO_MOVE eviction and the write-protect + copy fallback.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "tests/uffd/test_util.h"
+#include "uffd/core.h"
+
+// Children start threads after a multi-threaded fork: what the engine's fork_child does.
+extern "C" const char* __tsan_default_options() { return "die_after_fork=0"; }
+
+namespace uzswap::test {
+namespace {
+
+constexpr size_t kPagesPerWriter = 512;  // 2 MiB each
+constexpr size_t kWriters = 3;
+constexpr size_t kWords = kPage / 8;
+
+// Pages staged so far, by either eviction path (counters of this process).
+uint64_t evicted() { return counter_read(Counter::evict_staged) + counter_read(Counter::evict_fallback); }
+
+uint64_t stamp(size_t page, uint64_t gen) { return (static_cast<uint64_t>(page) << 32) | (gen & 0xffffffffu) | 1; }
+
+// In the child: pages with a broken stamp (first/last word differ, wrong page, zero).
+size_t torn_pages(const uint64_t* mem, size_t first_page, size_t npages) {
+  size_t torn = 0;
+  for (size_t p = first_page; p < first_page + npages; ++p) {
+    uint64_t a = mem[p * kWords], b = mem[p * kWords + kWords - 1];
+    torn += a != b || (a >> 32) != p || a == 0;
+  }
+  return torn;
+}
+
+// The child's part: returns its exit code (0 = all good).
+int child_main(Engine* engine, uint64_t* mem, size_t npages) {
+  if (!engine->fork_child()) return 10;  // could not take the engine over
+  for (size_t w = 0; w < kWriters; ++w)
+    if (torn_pages(mem, w * kPagesPerWriter, kPagesPerWriter) > 1) return 11;
+  auto* core = static_cast<uffd::EngineCore*>(engine);
+  for (size_t p = 0; p < npages; ++p) mem[p * kWords] = mem[p * kWords + kWords - 1] = stamp(p, 0xc0de);
+  const uint64_t staged_before = evicted();  // the counters came along from the parent
+  // The clock hand skips recently faulted (hot) pages once, and a round ends at a window
+  // without candidates: go round until the child has evicted something of its own.
+  for (int round = 0; round < 1000 && evicted() == staged_before; ++round) {
+    core->stage_cold(npages);
+    core->compress_staged(0, npages);
+  }
+  for (size_t p = 0; p < npages; ++p)
+    if (mem[p * kWords] != stamp(p, 0xc0de) || mem[p * kWords + kWords - 1] != stamp(p, 0xc0de)) return 12;
+  return evicted() > staged_before ? 0 : 13;
+}
+
+void run(bool force_copy) {
+  EngineConfig cfg;
+  cfg.force_copy_evict = force_copy;
+  cfg.handler_threads = 2;
+  cfg.limit_bytes = 2 << 20;  // below the data: the reclaim thread evicts all the time
+  cfg.stage_seconds = 0;
+  UZ_START_ENGINE(engine, cfg);
+  const size_t npages = kWriters * kPagesPerWriter;
+  auto* mem = static_cast<uint64_t*>(map_anon(npages * kPage));
+  ASSERT_NE(mem, nullptr);
+  ASSERT_TRUE(engine->manage(mem, npages * kPage));
+  for (size_t p = 0; p < npages; ++p) mem[p * kWords] = mem[p * kWords + kWords - 1] = stamp(p, 0);
+
+  std::atomic<bool> stop{false};
+  std::atomic<size_t> bad{0};
+  std::vector<std::thread> writers;
+  for (size_t w = 0; w < kWriters; ++w)
+    writers.emplace_back([&, w] {
+      for (uint64_t gen = 1; !stop.load(std::memory_order_relaxed); ++gen) {
+        for (size_t p = w * kPagesPerWriter; p < (w + 1) * kPagesPerWriter; ++p) {
+          volatile uint64_t* pg = mem + p * kWords;
+          if (pg[0] != stamp(p, gen - 1) || pg[kWords - 1] != stamp(p, gen - 1)) bad.fetch_add(1);
+          pg[0] = stamp(p, gen);
+          pg[kWords - 1] = stamp(p, gen);
+        }
+      }
+    });
+
+  const double seconds = stress_seconds() < 5 ? stress_seconds() : 5;
+  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  size_t forks = 0, failed = 0, taken_over = 0;
+  while (std::chrono::steady_clock::now() < end || forks < 3) {
+    ASSERT_TRUE(engine->fork_prepare()) << "the kernel gives no faulting thread id?";
+    pid_t pid = fork();
+    if (pid == 0) _exit(child_main(engine, mem, npages));
+    engine->fork_parent();
+    ASSERT_GT(pid, 0);
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ++forks;
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 100 + WTERMSIG(status);
+    if (code != 0) {
+      if (failed++ < 5) fprintf(stderr, "child %zu exited %d\n", forks, code);
+    } else {
+      ++taken_over;
+    }
+  }
+  stop = true;
+  for (auto& t : writers) t.join();
+  EXPECT_EQ(failed, 0u) << "of " << forks << " children";
+  EXPECT_EQ(bad.load(), 0u) << "the parent's writers saw wrong bytes";
+  EXPECT_GT(evicted(), 0u);
+  fprintf(stderr, "%zu forks, %zu children took the engine over; parked faults %llu, held events %llu\n", forks,
+          taken_over, static_cast<unsigned long long>(counter_read(Counter::fork_parked_faults)),
+          static_cast<unsigned long long>(counter_read(Counter::fork_held_events)));
+}
+
+TEST(ForkTakeover, WhileFaultsAndReclaimInFlightMove) { run(false); }
+TEST(ForkTakeover, WhileFaultsAndReclaimInFlightCopyFallback) { run(true); }
+
+}  // namespace
+}  // namespace uzswap::test

@@ -1,0 +1,303 @@
+// uffd/engine_fork.cpp — fork(): quiescing the engine in the parent, taking it over in
+// the child.
+//
+// A fork child gets copies of everything the engine keeps in memory: page-entry tables,
+// pool, staging area (all copy-on-write), and of the program's pages; it gets none of the
+// engine's threads, and its copies of managed ranges lost their userfaultfd registration
+// (UFFD_FEATURE_EVENT_FORK is not requested: it needs CAP_SYS_PTRACE). The copies are a
+// consistent engine if, at the instant of the fork syscall, every entry is in a stable
+// state (Absent, Zapping, Staged, Stored, SameFilled) and no table edit is half done.
+//
+//   fork_prepare (parent, forking thread, preload's fork_lock held):
+//     1. open a spare userfaultfd: proof that the child may open one (same credentials)
+//        and a descriptor number kept free for it; refused -> false (the caller brings
+//        the evicted pages back instead, as before this path existed);
+//     2. pause reclaim: evictions and compressions in flight finish, none starts, so no
+//        Evicting, EvictingZap or Compressing entry exists; nothing is evicted from now
+//        until the fork, so what is present now is present in the child;
+//     2b. start and join one thread on a stack of our own (warm_thread_creation), as
+//        the child will start its first handler, which must run before anything serves
+//        a fault there: the child's pthread_create then finds what it touches present
+//        (the DTV it callocs is the chunk this thread's freed, at the head of the forking
+//        thread's tcache; the stack is ours, never managed). Without this, redis (whose
+//        malloc heap and thread stacks the coverage scan manages) blocked in its BGSAVE
+//        child on an evicted descriptor of glibc's thread stack cache;
+//     3. close the fork gate (fork_gate.h): messages in flight are finished; from now on
+//        only the forking thread's faults are resolved (each completes before that thread
+//        can go on to the fork syscall), other faults are parked, events are held.
+//     manage/unmanage are kept out by the caller's fork_lock.
+//   fork_parent: close the spare; apply the held events; open the gate; wake the parked
+//     faults (they fault again and are served); resume reclaim.
+//   fork_child (single-threaded, first thing in the child):
+//     1. reset every lock of the engine (a lock copied while held by a thread of the
+//        parent would stay held: the stats publisher or the coverage scan may have been
+//        measuring) and the gate; forget the handler threads;
+//     2. close the spare and the inherited userfaultfd (it names the parent's context:
+//        never read it), open a new one with the same features (reopen_in_child); new
+//        stop eventfd; reopen /proc/self/pagemap (the inherited one reads the parent's);
+//     3. register the staging area (MOVE mode) and every managed range again; apply the
+//        events the parent held at the fork (our copy of them); a range (or part) that
+//        cannot be registered any more (unmapped by an event we never saw) is cut;
+//     4. start new handler threads, then restart reclaim.
+//     If 2-4 fail before handlers serve faults: close the new userfaultfd (which drops
+//     its registrations) and write every evicted page back into place through
+//     /proc/self/mem (the child's memory is then complete; it runs without uzswap).
+//
+// Known residuals (docs/engine.md, "fork"):
+//   - Pages the child touches between the fork syscall and our child handler (glibc's
+//     own child fixups, atfork child handlers registered before ours) read as zeros if
+//     they were evicted at the fork: their registration is gone. glibc's fixups touch
+//     the malloc arena mutexes and the stdio list lock, which the parent locked after our
+//     prepare (so they were present at the fork); other libraries' child handlers
+//     usually touch what their prepare handler locked, likewise present.
+//   - Events the kernel queued for the parent but nobody read before the fork syscall
+//     (an mm change by another thread racing the fork, through a call that does not take
+//     fork_lock: glibc-internal munmap/mremap, madvise) are unknown to the child. An
+//     UNMAP leaves stale entries (cut at registration, or when the address is mapped
+//     again); a REMAP (mremap of managed memory by glibc's realloc of an mmapped chunk,
+//     racing the fork) leaves the moved range's evicted pages unregistered at their new
+//     address in the child: they read as zeros there.
+//   - Between the child's registration and its first handler thread, pthread_create runs;
+//     a touch of evicted memory there would block the child for good. Step 2b makes what
+//     it touches present as far as we know glibc (2.36: the DTV calloc, the thread lists'
+//     heads, which are the forking thread's own descriptor); another libc could differ.
+//   - A signal that frees the forking thread from a fault we are resolving while the gate
+//     is closed lets the fork happen mid-resolution; the child repairs that one entry
+//     (resolving_page_), possibly leaking one pool object or staging slot of its copy.
+//
+// Lock order: read_mutex -> map_lock, as everywhere (core.h). fork_prepare takes no
+// engine lock itself; the gate's closed protocol runs under read_mutex.
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <new>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common/counters.h"
+#include "common/log.h"
+#include "uffd/core.h"
+
+namespace uzswap::uffd {
+namespace {
+
+template <typename T>
+void reinit(T& lock) {
+  new (&lock) T();
+}
+
+pid_t current_tid() { return static_cast<pid_t>(syscall(SYS_gettid)); }
+
+void* do_nothing(void*) { return nullptr; }
+
+// Step 2b above: one thread started and joined exactly as the child will start its
+// first handler (on a stack of our own), all signals blocked like every engine thread.
+void warm_thread_creation() {
+  void* stack = map_thread_stack();
+  if (stack == nullptr) return;
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pthread_t t;
+  if (start_on_stack(&t, stack, do_nothing, nullptr)) pthread_join(t, nullptr);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  munmap(stack, kThreadStackBytes);
+}
+
+}  // namespace
+
+bool EngineCore::fork_prepare() {
+  if (stopped_.load(std::memory_order_acquire) || !uffd_.features().thread_id || held_ == nullptr) return false;
+  int spare = uffd_.open_spare();
+  if (spare < 0) return false;
+  spare_fd_ = spare;
+  reclaimer_.pause();
+  warm_thread_creation();
+  fork_gate_.close(current_tid());
+  UZ_COUNT(fork_quiesced);
+  return true;
+}
+
+void EngineCore::fork_parent() {
+  if (spare_fd_ >= 0) ::close(spare_fd_);
+  spare_fd_ = -1;
+  {
+    LockGuard<SpinLock> rm(read_mutex_);
+    map_lock_.lock_exclusive();
+    apply_held_events();
+    map_lock_.unlock_exclusive();
+    fork_gate_.open();
+    wake_fork_parked();
+  }
+  reclaimer_.resume();
+}
+
+// Under read_mutex_, with map_lock announced (the reader's protocol).
+void EngineCore::hold_event(const uffd_msg& msg) {
+  if (nheld_ == kHeldEvents) {
+    // Never seen in practice (a thousand mm events within one fork); apply rather than
+    // lose them, at the price of an edit the fork may catch half done.
+    UZ_WARN("fork: more than %zu memory-map events during a fork; applying them now", kHeldEvents);
+    map_lock_.drain();
+    apply_held_events();
+    apply_event(msg);
+    return;
+  }
+  held_[nheld_++] = msg;
+  UZ_COUNT(fork_held_events);
+}
+
+void EngineCore::apply_held_events() {
+  for (size_t i = 0; i < nheld_; ++i) apply_event(held_[i]);
+  nheld_ = 0;
+}
+
+void EngineCore::park_for_fork(uintptr_t page) {
+  if (nfork_parked_ == kParkedFaults) {
+    uffd_.wake_now(page, kPageSize);  // it faults again: read again later
+    return;
+  }
+  fork_parked_[nfork_parked_++] = page;
+  UZ_COUNT(fork_parked_faults);
+}
+
+void EngineCore::wake_fork_parked() {
+  for (size_t i = 0; i < nfork_parked_; ++i) uffd_.wake_now(fork_parked_[i], kPageSize);
+  nfork_parked_ = 0;
+}
+
+void EngineCore::reset_locks_after_fork() {
+  reinit(map_lock_);
+  reinit(read_mutex_);
+  reinit(hand_lock_);
+  reinit(unmanage_lock_);
+  reinit(measure_lock_);
+  fork_gate_.reset();
+  nfork_parked_ = 0;
+  parked_.forget_after_fork();  // the throttle's: faults of the parent's threads
+  stopping_.store(false, std::memory_order_relaxed);
+}
+
+// The forking thread's fault that was being resolved at the fork (only possible if a
+// signal freed that thread from the fault early; see fork_gate.h): put its entry in a
+// stable state that matches the child's page.
+void EngineCore::repair_interrupted_resolution() {
+  const uintptr_t page = resolving_page_;
+  resolving_page_ = 0;
+  if (page == 0) return;
+  Range* r = ranges_.find(page);
+  if (r == nullptr) return;
+  size_t idx = r->index_of(page);
+  if (entry_state(r->entries[idx].load(std::memory_order_acquire)) != PageState::Loading) return;
+  UZ_WARN("fork: the child copied a fault resolution in progress (page %#lx); repaired",
+          static_cast<unsigned long>(page));
+  PageState before = entry_state(resolving_before_);
+  if (before == PageState::Absent || before == PageState::Zapping) {
+    // A zero run: its claimed entries were Absent/Zapping; Absent fits either outcome.
+    size_t last = r->first + r->npages;
+    for (size_t i = idx; i < last && i < idx + kZeroRunPages; ++i)
+      if (r->entries[i].load(std::memory_order_relaxed) == make_entry(PageState::Loading))
+        r->entries[i].store(make_entry(PageState::Absent), std::memory_order_relaxed);
+    return;
+  }
+  const bool present = pagemap_.count_present(page, page + kPageSize) > 0;
+  r->entries[idx].store(present ? make_entry(PageState::Absent) : resolving_before_, std::memory_order_relaxed);
+}
+
+// [lo, hi) of a range in the table: registered, or (the parts the kernel refuses) cut.
+void EngineCore::register_or_cut(uintptr_t lo, uintptr_t hi) {
+  if (uffd_.register_range(lo, hi - lo, !move_mode_) == 0) return;
+  if (hi - lo == kPageSize) {
+    ranges_.cut(lo, hi, [this](Entry v, Owner o) { drop_entry(v, o); },
+                [this](Entry v, Owner o) { retarget_slot(v, o); });
+    UZ_COUNT(fork_child_cut_pages);
+    return;
+  }
+  uintptr_t mid = lo + (hi - lo) / kPageSize / 2 * kPageSize;
+  register_or_cut(lo, mid);
+  register_or_cut(mid, hi);
+}
+
+bool EngineCore::reregister_in_child() {
+  if (!staging_.reset_after_fork()) return false;
+  map_lock_.lock_exclusive();  // single-threaded: for the rules of the calls below
+  apply_held_events();
+  repair_interrupted_resolution();
+  size_t n = 0;
+  ranges_.for_each([&](Range* r) {
+    range_buf_[2 * n] = r->start;
+    range_buf_[2 * n + 1] = r->end();
+    ++n;
+  });
+  for (size_t i = 0; i < n; ++i) register_or_cut(range_buf_[2 * i], range_buf_[2 * i + 1]);
+  map_lock_.unlock_exclusive();
+  return true;
+}
+
+// The child could not take the engine over: every evicted page goes back where it
+// belongs, written through /proc/self/mem (which also writes read-only pages). Nothing is
+// registered (the child's new userfaultfd, if any, is closed). Returns pages written.
+size_t EngineCore::write_back_in_place() {
+  int mem = ::open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+  size_t written = 0, lost = 0;
+  Scratch& s = stop_scratch_;
+  ranges_.for_each([&](Range* r) {
+    for (size_t i = r->first; i < r->first + r->npages; ++i) {
+      Entry v = r->entries[i].load(std::memory_order_relaxed);
+      const void* src = nullptr;
+      PageState st = entry_state(v);
+      if (entry_holds_slot(v)) {
+        src = reinterpret_cast<const void*>(staging_.addr(static_cast<uint32_t>(entry_payload(v))));
+      } else if (st == PageState::Stored) {
+        pool::Handle h = entry_payload(v);
+        size_t len = pool_->object_size(h);
+        void* obj = pool_->map(h, pool::MapMode::ReadOnly);
+        if (obj != nullptr && comp_->decompress(obj, len, s.page, kPageSize)) src = s.page;
+        pool_->unmap(h);
+        if (src == nullptr) ++lost;
+      } else if (st == PageState::SameFilled) {
+        auto* words = reinterpret_cast<uint32_t*>(s.page);
+        for (size_t k = 0; k < kPageSize / 4; ++k) words[k] = static_cast<uint32_t>(entry_payload(v));
+        src = s.page;
+      }
+      if (src == nullptr) continue;
+      if (mem >= 0 && pwrite(mem, src, kPageSize, static_cast<off_t>(r->addr_of(i))) == static_cast<ssize_t>(kPageSize)) {
+        ++written;
+      } else {
+        ++lost;
+      }
+    }
+  });
+  if (mem >= 0) ::close(mem);
+  if (lost > 0) UZ_ERROR("fork child: %zu evicted pages could not be written back", lost);
+  return written;
+}
+
+bool EngineCore::fork_child() {
+  reset_locks_after_fork();
+  if (spare_fd_ >= 0) ::close(spare_fd_);  // frees the descriptor number for ours
+  spare_fd_ = -1;
+  if (stop_efd_ >= 0) ::close(stop_efd_);  // shared with the parent: never write it
+  stop_efd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  pagemap_.reopen();
+  for (int i = 0; i < nhandlers_; ++i) munmap(handler_stacks_[i], kThreadStackBytes);  // copies of dead threads' stacks
+  nhandlers_ = 0;
+  bool ok = stop_efd_ >= 0 && uffd_.reopen_in_child() && reregister_in_child();
+  if (ok) ok = start_handlers(cfg_.handler_threads);
+  if (!ok) {
+    uffd_.close();  // drops whatever was registered: nothing may block on it
+    size_t n = write_back_in_place();
+    stopped_.store(true, std::memory_order_release);
+    UZ_WARN("fork child: cannot restart the engine; %zu evicted pages written back, running without uzswap", n);
+    return false;
+  }
+  if (!reclaimer_.restart_after_fork()) UZ_WARN("fork child: no reclaim thread; evicted pages are still served");
+  UZ_COUNT(fork_child_restarted);
+  return true;
+}
+
+}  // namespace uzswap::uffd
