@@ -176,11 +176,35 @@ static void start_scan_thread(Engine* engine) {
   pthread_attr_destroy(&attr);
 }
 
+namespace {
+
+// The brk heap as it is when uzswap starts holds what the dynamic loader allocated for the
+// objects loaded at startup (link maps, their version and scope arrays). A thread's first
+// call through a lazily bound PLT slot reads them; a fault handler must never fault on
+// managed memory (it would wait for a handler). So that part of the heap is never managed.
+void exclude_startup_heap() {
+  pthread_mutex_lock(&g_scan_lock);
+  if (g_snapshot.read()) {
+    for (size_t i = 0; i < g_snapshot.size(); ++i)
+      if (g_snapshot[i].name == MapsName::Heap) {
+        own_ranges().add(g_snapshot[i].begin, g_snapshot[i].end);
+        break;
+      }
+  }
+  pthread_mutex_unlock(&g_scan_lock);
+}
+
+}  // namespace
+
 void coverage_start(Engine* engine) {
   if (!runtime().options.coverage) return;
+  exclude_startup_heap();
   coverage_scan(engine);
   start_scan_thread(engine);
 }
+
+void coverage_fork_prepare() { pthread_mutex_lock(&g_scan_lock); }
+void coverage_fork_parent() { pthread_mutex_unlock(&g_scan_lock); }
 
 void coverage_fork_child(Engine* engine) {
   pthread_mutex_init(&g_scan_lock, nullptr);

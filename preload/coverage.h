@@ -32,6 +32,10 @@ void coverage_start(Engine* engine);
 // copied held by the parent's scan thread; reset it and start the thread again (if the
 // scan runs).
 void coverage_fork_child(Engine* engine);
+// Around fork (prepare / parent): no scan is in flight at the fork, so the child's copy of
+// the scan's state (its snapshot, uzswap's own range set) is consistent.
+void coverage_fork_prepare();
+void coverage_fork_parent();
 // One scan now (also used by tests through the thread's cadence).
 void coverage_scan(Engine* engine);
 // Unmanages every managed range (mlockall(MCL_CURRENT)), bringing evicted pages back.

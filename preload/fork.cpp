@@ -42,15 +42,20 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include "common/fd_guard.h"
 #include "common/log.h"
+#include "preload/coverage.h"
 #include "preload/interpose.h"
 #include "preload/lifecycle.h"
+#include "preload/locked.h"
 #include "preload/own_memory.h"
 #include "preload/real_calls.h"
 #include "preload/runtime.h"
 #include "preload/stats_export.h"
+#include "preload/threads.h"
 
 namespace uzswap::preload {
 namespace {
@@ -160,8 +165,21 @@ void manage_again_after_fork(Engine* engine) {
   g_snapshot_count = 0;
 }
 
-void fork_prepare() {
-  pthread_mutex_lock(&g_fork_lock);
+// The range sets program threads change (mlock, thread start and exit) are held across
+// the fork, last: a thread inside one at the fork would leave the child's copy locked.
+// uzswap's own set is changed only by uzswap's threads and the scan (held by then); the
+// child unlocks its copy whatever it holds.
+void lock_program_range_sets() {
+  locked_ranges().lock_for_fork();
+  thread_stacks().lock_for_fork();
+}
+
+void unlock_program_range_sets() {
+  thread_stacks().unlock_after_fork();
+  locked_ranges().unlock_after_fork();
+}
+
+void prepare_engine() {
   g_path = ForkPath::None;
   Engine* engine = active_engine();
   if (engine == nullptr || g_snapshot == nullptr) return;
@@ -175,22 +193,44 @@ void fork_prepare() {
   restore_for_fork(engine);
 }
 
+void fork_prepare() {
+  coverage_fork_prepare();  // no scan in flight at the fork (its lock comes before fork_lock)
+  pthread_mutex_lock(&g_fork_lock);
+  prepare_engine();
+  lock_program_range_sets();
+}
+
 void fork_parent() {
+  unlock_program_range_sets();
   Engine* engine = active_engine();
   if (g_path == ForkPath::Takeover) engine->fork_parent();
   if (g_path == ForkPath::Restore) manage_again_after_fork(engine);
   if (g_path != ForkPath::None) stats_export_fork_parent();
   g_path = ForkPath::None;
   pthread_mutex_unlock(&g_fork_lock);
+  coverage_fork_parent();
+}
+
+// A child without uzswap keeps none of its descriptors: they are the parent's engine's.
+void close_own_descriptors() {
+  int fds[kFdGuardSlots];
+  size_t n = fd_ours(fds, kFdGuardSlots);
+  fd_forget_all();
+  for (size_t i = 0; i < n; ++i) syscall(SYS_close, fds[i]);
 }
 
 void fork_child() {
+  unlock_program_range_sets();
+  own_ranges().unlock_after_fork();
   Engine* engine = active_engine();
   lifecycle_fork_child_detach();  // touches no managed memory; the engine counts from now on
   // Then at once: until the engine has registered the child's ranges, evicted pages read
   // as zeros.
   bool managing = g_path == ForkPath::Takeover && engine->fork_child();
-  if (!managing) runtime().engine.store(nullptr, std::memory_order_release);
+  if (!managing) {
+    runtime().engine.store(nullptr, std::memory_order_release);
+    if (engine != nullptr) close_own_descriptors();
+  }
   g_snapshot_count = 0;
   ForkPath path = g_path;
   g_path = ForkPath::None;

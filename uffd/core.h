@@ -160,6 +160,7 @@ class EngineCore final : public Engine, public policy::Mechanics {
   bool layout_quiet() const;
 
   static bool has_hole(uintptr_t start, size_t len);  // engine.cpp
+  void warm_up_compressor();                           // engine.cpp
 
   // evict.cpp
   enum class StageResult : uint8_t { Staged, Skipped, NoSlot, Busy, Claimed };

@@ -48,6 +48,24 @@ void Engine::destroy(Engine* engine) {
 
 namespace uffd {
 
+// A handler's first call into the compression library would go through a lazily bound
+// PLT slot of that library: the dynamic loader then reads its link maps, which live in the
+// program's heap, which may be managed and evicted. A handler faulting on managed memory
+// waits for a handler: with every handler there, the process hangs. So run the paths the
+// handlers take once here, on compressible and incompressible pages, before any handler.
+void EngineCore::warm_up_compressor() {
+  static uint8_t page[kPageSize], packed[2 * kPageSize], back[kPageSize];
+  for (int round = 0; round < 3; ++round) {
+    uint64_t x = 0x9E3779B97F4A7C15ull * static_cast<uint64_t>(round + 1);
+    for (size_t i = 0; i < kPageSize; ++i) {
+      x = x * 6364136223846793005ull + 1442695040888963407ull;
+      page[i] = round == 0 ? 0 : round == 1 ? static_cast<uint8_t>('a' + (i / 64) % 7) : static_cast<uint8_t>(x >> 56);
+    }
+    size_t n = comp_->compress(page, kPageSize, packed, sizeof packed);
+    if (n > 0) comp_->decompress(packed, n, back, kPageSize);
+  }
+}
+
 bool EngineCore::init(const EngineConfig& config, EngineStartResult* result) {
   cfg_ = config;
   if (!uffd_.open(config.force_copy_evict, result)) return false;
@@ -88,6 +106,7 @@ bool EngineCore::init(const EngineConfig& config, EngineStartResult* result) {
   pool_ = pool::Pool::create(pc);
   if (!pool_) return fail_nomem("pool");
   comp_ = pool::compressor_get(config.compressor);
+  warm_up_compressor();
   // Read by the handlers from their start on (throttle.cpp).
   throttle_cfg_.enabled = config.throttle && config.limit_bytes > 0;
   throttle_cfg_.limit_bytes = config.limit_bytes;

@@ -79,6 +79,7 @@
 #include <unistd.h>
 
 #include "common/counters.h"
+#include "common/fd_guard.h"
 #include "common/log.h"
 #include "uffd/core.h"
 
@@ -281,8 +282,9 @@ bool EngineCore::fork_child() {
   reset_locks_after_fork();
   if (spare_fd_ >= 0) ::close(spare_fd_);  // frees the descriptor number for ours
   spare_fd_ = -1;
+  fd_release(stop_efd_);
   if (stop_efd_ >= 0) ::close(stop_efd_);  // shared with the parent: never write it
-  stop_efd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  stop_efd_ = fd_adopt(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   pagemap_.reopen();
   for (int i = 0; i < nhandlers_; ++i) munmap(handler_stacks_[i], kThreadStackBytes);  // copies of dead threads' stacks
   nhandlers_ = 0;

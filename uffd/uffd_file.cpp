@@ -130,7 +130,7 @@ bool UffdFile::reopen_in_child() {
     ::close(fd);
     return false;
   }
-  fd_ = fd;
+  fd_ = fd_adopt(fd);
   features_.zeropage = true;  // confirmed again by register_range()
   return true;
 }
