@@ -230,6 +230,7 @@ void fork_child() {
   if (!managing) {
     runtime().engine.store(nullptr, std::memory_order_release);
     if (engine != nullptr) close_own_descriptors();
+    coverage_fork_parent();  // releases the scan lock held since prepare (no scan thread here)
   }
   g_snapshot_count = 0;
   ForkPath path = g_path;
