@@ -25,7 +25,12 @@ TickPlan plan_tick(const PolicyConfig& c, const TickInputs& in) {
     // Pages already staged will be compressed within the window; stage the rest.
     size_t need = excess_pages > in.staged_pages ? excess_pages - in.staged_pages : 0;
     p.stage_pages = std::min({need, room, c.max_stage_per_tick});
-    p.compress_min_age_ns = seconds_to_ns(excess > c.margin_bytes ? c.pressure_stage_seconds : c.stage_seconds);
+    // Past the margin, compress at once to get back under the limit; but not when the limit
+    // is unreachable (the compressed data alone exceeds it): there no amount of compressing
+    // gets under it, and skipping the staging test would only move the working set into the
+    // pool and back.
+    const bool press = excess > c.margin_bytes && !p.over_limit_unreachable;
+    p.compress_min_age_ns = seconds_to_ns(press ? c.pressure_stage_seconds : c.stage_seconds);
     // Pages staged during this tick may come of age before the next one.
     p.compress_pages = in.staged_pages + p.stage_pages;
   }
