@@ -184,7 +184,12 @@ void prepare_engine() {
   Engine* engine = active_engine();
   if (engine == nullptr || g_snapshot == nullptr) return;
   stats_export_fork_prepare();
-  if (engine->fork_prepare()) {
+  // The takeover path is switched off: a redis-server BGSAVE dump written by a child that
+  // had taken the engine over was refused by redis-check-rdb (e2e.redis, once, not yet
+  // understood). Until it is, every fork takes the restore path (complete memory copied,
+  // the child without uzswap), which e2e.redis has always passed with.
+  constexpr bool kTakeoverEnabled = false;
+  if (kTakeoverEnabled && engine->fork_prepare()) {
     g_path = ForkPath::Takeover;
     interpose_stats().forks_taken_over.fetch_add(1, std::memory_order_relaxed);
     return;
