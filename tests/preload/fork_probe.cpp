@@ -34,6 +34,8 @@
 #include <thread>
 #include <vector>
 
+#include "exec_leftovers.h"
+
 namespace {
 
 constexpr size_t kPage = 4096;
@@ -283,27 +285,7 @@ int mode_exec(size_t len, const char* self) {
 // The image a fork child of an uzswap process exec'd: no descriptor beyond 0-2 (the test
 // closes the runner's), one thread, no stats file of this pid.
 int mode_exec_child() {
-  int leftovers = 0;
-  DIR* d = opendir("/proc/self/fd");
-  while (dirent* e = d ? readdir(d) : nullptr) {
-    if (e->d_name[0] == '.') continue;
-    int fd = atoi(e->d_name);
-    if (fd <= 2 || fd == dirfd(d)) continue;
-    char target[256] = {};
-    std::string link = std::string("/proc/self/fd/") + e->d_name;
-    ssize_t n = readlink(link.c_str(), target, sizeof target - 1);
-    fprintf(stderr, "fork_probe: descriptor %d survived fork + exec: %s\n", fd, n > 0 ? target : "?");
-    ++leftovers;
-  }
-  if (d) closedir(d);
-  FILE* f = fopen("/proc/self/status", "r");
-  char line[256];
-  while (f && fgets(line, sizeof line, f))
-    if (strncmp(line, "Threads:", 8) == 0 && atoi(line + 8) != 1) {
-      fprintf(stderr, "fork_probe: %s", line);
-      ++leftovers;
-    }
-  if (f) fclose(f);
+  int leftovers = uzswap::test::count_exec_leftovers("fork_probe");
   if (stats_files_of(getpid()) != 0) {
     fprintf(stderr, "fork_probe: a stats file of this pid survived exec\n");
     ++leftovers;

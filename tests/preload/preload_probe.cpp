@@ -30,6 +30,8 @@
 #include <thread>
 #include <vector>
 
+#include "exec_leftovers.h"
+
 namespace {
 
 constexpr size_t kPage = 4096;
@@ -154,27 +156,7 @@ int mode_exec(size_t len, const char* self) {
 // In the image that replaced an uzswap process: no descriptor beyond 0-2, one thread, no
 // stats file of this pid, no libuzswap mapped.
 int mode_exec_child() {
-  int leftovers = 0;
-  DIR* d = opendir("/proc/self/fd");
-  while (dirent* e = d ? readdir(d) : nullptr) {
-    if (e->d_name[0] == '.') continue;
-    int fd = atoi(e->d_name);
-    if (fd <= 2 || fd == dirfd(d)) continue;
-    char target[256] = {};
-    std::string link = std::string("/proc/self/fd/") + e->d_name;
-    ssize_t n = readlink(link.c_str(), target, sizeof target - 1);
-    fprintf(stderr, "probe: descriptor %d survived exec: %s\n", fd, n > 0 ? target : "?");
-    ++leftovers;
-  }
-  if (d) closedir(d);
-  FILE* f = fopen("/proc/self/status", "r");
-  char line[256];
-  while (f && fgets(line, sizeof line, f))
-    if (strncmp(line, "Threads:", 8) == 0 && atoi(line + 8) != 1) {
-      fprintf(stderr, "probe: %s", line);
-      ++leftovers;
-    }
-  if (f) fclose(f);
+  int leftovers = uzswap::test::count_exec_leftovers("probe");
   std::string needle = "." + std::to_string(getpid()) + ".";
   const char* dir = getenv("UZSWAP_STATS_DIR");
   DIR* sd = opendir(dir ? dir : "/dev/shm");
