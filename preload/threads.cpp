@@ -68,12 +68,15 @@ bool may_be_managed(Engine* e, uintptr_t begin, uintptr_t end) {
          e->is_managed(reinterpret_cast<void*>(begin + (end - begin) / 2));
 }
 
+// The stack is already in thread_stacks(). The coverage scan checks that set and manages
+// under the same guard, so taking the guard before looking closes the window in which a
+// scan that checked before our add manages the stack after our look found nothing.
 void unmanage_stack(uintptr_t begin, uintptr_t end) {
+  if (active_engine() == nullptr) return;
+  ForkGuard guard;
   Engine* e = active_engine();
-  if (e == nullptr || !may_be_managed(e, begin, end)) return;
-  ForkGuard guard;  // only now: a fork in progress holds it for a while
-  e = active_engine();
-  if (e != nullptr) e->unmanage(reinterpret_cast<void*>(begin), end - begin, /*discard=*/false);
+  if (e != nullptr && may_be_managed(e, begin, end))
+    e->unmanage(reinterpret_cast<void*>(begin), end - begin, /*discard=*/false);
 }
 
 // Runs first thing in a new program thread, on its own stack.
