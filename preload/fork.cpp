@@ -12,12 +12,20 @@
 //            forking thread's faults served until the fork. Evicted pages stay evicted.
 //   parent   (after fork, or after a failed fork): Engine::fork_parent resumes; release
 //            the stats lock and fork_lock.
-//   child    (after fork, single-threaded): Engine::fork_child first (new userfaultfd,
-//            every range registered again, new handler and reclaim threads), then a stats
-//            region of its own (zsstat lists it under its pid), the coverage scan thread
-//            again if it runs, and fork_lock released. The child runs under uzswap with
-//            its own limit. If the engine cannot restart there, fork_child has written
-//            every evicted page back in place and the child runs without uzswap.
+//   child    (after fork, single-threaded), in two handlers:
+//            fork_child_first, registered before anyone's (atfork_first.cpp), so first of
+//            all child handlers: detach from the parent's stats region, then
+//            Engine::fork_child_early (a transitional userfaultfd in SIGBUS mode, every
+//            range registered) and the signal chain's SIGBUS hook, so that other
+//            libraries' child handlers find evicted pages brought in;
+//            fork_child, registered by our constructor, after those: the hook removed,
+//            Engine::fork_child (its own userfaultfd, new handler and reclaim threads), a
+//            stats region of its own (zsstat lists it under its pid), the coverage scan
+//            thread again if it runs, and fork_lock released. The child runs under uzswap
+//            with its own limit. If the engine cannot restart there, it has written every
+//            evicted page back in place and the child runs without uzswap.
+// Takeover needs UZSWAP_FORK_TAKEOVER, our first child handler registered and the signal
+// chain installed; otherwise every fork takes the restore path.
 // Restore (when fork_prepare refuses: the kernel gives no faulting thread id, or a
 // userfaultfd cannot be opened now):
 //   prepare: list the managed VMAs from /proc/self/maps and unmanage each without
@@ -39,6 +47,7 @@
 #include "preload/fork_guard.h"
 
 #include <cerrno>
+#include <csignal>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/mman.h>
@@ -52,6 +61,7 @@
 #include "preload/lifecycle.h"
 #include "preload/locked.h"
 #include "preload/own_memory.h"
+#include "preload/signal_chain.h"
 #include "preload/real_calls.h"
 #include "preload/runtime.h"
 #include "preload/stats_export.h"
@@ -184,12 +194,10 @@ void prepare_engine() {
   Engine* engine = active_engine();
   if (engine == nullptr || g_snapshot == nullptr) return;
   stats_export_fork_prepare();
-  // The takeover path is switched off: a redis-server BGSAVE dump written by a child that
-  // had taken the engine over was refused by redis-check-rdb (e2e.redis, once, not yet
-  // understood). Until it is, every fork takes the restore path (complete memory copied,
-  // the child without uzswap), which e2e.redis has always passed with.
-  constexpr bool kTakeoverEnabled = false;
-  if (kTakeoverEnabled && engine->fork_prepare()) {
+  // The takeover needs the child's transitional phase: our child handler first, and the
+  // signal chain to hand it the SIGBUS of an evicted page.
+  const bool takeover_possible = runtime().options.fork_takeover && fork_child_first_registered() && signal_chain_is_on();
+  if (takeover_possible && engine->fork_prepare()) {
     g_path = ForkPath::Takeover;
     interpose_stats().forks_taken_over.fetch_add(1, std::memory_order_relaxed);
     return;
@@ -216,6 +224,34 @@ void fork_parent() {
   coverage_fork_parent();
 }
 
+// --- The child's transitional phase (uffd/engine_fork.cpp) ----------------------------
+
+bool transitional_fault(const void* addr) {
+  Engine* e = active_engine();
+  return e != nullptr && e->fork_child_fault(addr);
+}
+
+bool g_unblocked_sigbus = false;  // the forking thread had SIGBUS blocked; unblocked for the phase
+
+void begin_transition() {
+  sigset_t bus, old;
+  sigemptyset(&bus);
+  sigaddset(&bus, SIGBUS);
+  // A SIGBUS raised by a fault while blocked kills the process instead of reaching us.
+  g_unblocked_sigbus = pthread_sigmask(SIG_UNBLOCK, &bus, &old) == 0 && sigismember(&old, SIGBUS) == 1;
+  signal_chain_set_fault_hook(transitional_fault);
+}
+
+void end_transition() {
+  signal_chain_set_fault_hook(nullptr);
+  if (!g_unblocked_sigbus) return;
+  g_unblocked_sigbus = false;
+  sigset_t bus;
+  sigemptyset(&bus);
+  sigaddset(&bus, SIGBUS);
+  pthread_sigmask(SIG_BLOCK, &bus, nullptr);
+}
+
 // A child without uzswap keeps none of its descriptors: they are the parent's engine's.
 void close_own_descriptors() {
   int fds[kFdGuardSlots];
@@ -225,6 +261,7 @@ void close_own_descriptors() {
 }
 
 void fork_child() {
+  end_transition();
   unlock_program_range_sets();
   own_ranges().unlock_after_fork();
   Engine* engine = active_engine();
@@ -247,6 +284,16 @@ void fork_child() {
 }
 
 }  // namespace
+
+void fork_child_first() {
+  if (g_path != ForkPath::Takeover) return;
+  Engine* engine = active_engine();
+  if (engine == nullptr) return;
+  // Before any count: until then the counters are the parent's shared stats region.
+  lifecycle_fork_child_detach();
+  // False: the engine wrote every evicted page back and fork_child will say so.
+  if (engine->fork_child_early()) begin_transition();
+}
 
 bool fork_install() {
   void* mem = real_mmap(nullptr, kSnapshotCapacity * sizeof(Range), PROT_READ | PROT_WRITE,

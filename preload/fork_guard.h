@@ -8,6 +8,11 @@ namespace uzswap::preload {
 // constructor, once the engine runs. false if the snapshot memory could not be had.
 bool fork_install();
 
+// The child's first atfork handler (registered before anyone's by atfork_first.cpp): the
+// transitional phase of a takeover. fork_child_first_registered: it is registered.
+void fork_child_first();
+bool fork_child_first_registered();
+
 // Held around every manage/unmanage made by an interposed call, so that no range becomes
 // managed between the fork prepare handler's snapshot and the fork itself.
 class ForkGuard {

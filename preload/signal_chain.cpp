@@ -257,8 +257,17 @@ void forward_to_program(int sig, siginfo_t* info, void* ucontext, int saved_errn
   errno = saved_errno;
 }
 
+std::atomic<FaultHook> g_fault_hook{nullptr};
+
 void on_fatal_signal(int sig, siginfo_t* info, void* ucontext) {
   int saved_errno = errno;
+  if (sig == SIGBUS && info != nullptr && info->si_code == BUS_ADRERR) {
+    FaultHook hook = g_fault_hook.load(std::memory_order_acquire);
+    if (hook != nullptr && hook(info->si_addr)) {
+      errno = saved_errno;
+      return;  // the access is retried and finds the page
+    }
+  }
   if (is_own_thread() && aimed_at_this_thread(info)) {
     report_and_die(sig, info, ucontext);
     errno = saved_errno;
@@ -281,6 +290,10 @@ int real_sigaction(int sig, const struct sigaction* act, struct sigaction* old) 
   }
   return next(sig, act, old);
 }
+
+void signal_chain_set_fault_hook(FaultHook hook) { g_fault_hook.store(hook, std::memory_order_release); }
+
+bool signal_chain_is_on() { return g_on.load(std::memory_order_acquire); }
 
 bool signal_chain_install() {
   struct sigaction probe;

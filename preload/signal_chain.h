@@ -52,6 +52,13 @@ void signal_chain_after_failed_exec();
 // `sig` is not a fatal signal: the caller then makes the real call.
 bool signal_chain_sigaction(int sig, const struct sigaction* act, struct sigaction* old);
 
+// A fork child's transitional phase (uffd/engine_fork.cpp): while a hook is set, a SIGBUS
+// from a memory access (BUS_ADRERR) is first offered to it; true means the page was
+// brought in and the access is retried. nullptr removes it. The chain must be on.
+using FaultHook = bool (*)(const void* addr);
+void signal_chain_set_fault_hook(FaultHook hook);
+bool signal_chain_is_on();
+
 // The next definition of sigaction (the C library's), resolved on first use.
 int real_sigaction(int sig, const struct sigaction* act, struct sigaction* old);
 

@@ -101,6 +101,8 @@ class EngineCore final : public Engine, public policy::Mechanics {
   bool fork_prepare() override;
   void fork_parent() override;
   bool fork_child() override;
+  bool fork_child_early() override;
+  bool fork_child_fault(const void* addr) override;
 
   // ---- policy::Mechanics ----
   size_t stage_cold(size_t max_pages) override;
@@ -199,8 +201,14 @@ class EngineCore final : public Engine, public policy::Mechanics {
   void park_for_fork(uintptr_t page);
   void wake_fork_parked();
   void reset_locks_after_fork();
-  bool reregister_in_child();
-  void register_or_cut(uintptr_t lo, uintptr_t hi);
+  bool reregister_in_child(bool wp);
+  void forget_parent_in_child();
+  void register_or_cut(uintptr_t lo, uintptr_t hi, bool wp);
+  bool give_up_in_child();
+  bool in_transition_ = false;      // between fork_child_early and fork_child (child only)
+  uintptr_t transition_page_ = 0;   // the last page fork_child_fault brought in, and how
+  int transition_repeats_ = 0;      // often in a row (a page that keeps faulting is not ours)
+  static constexpr int kTransitionRetries = 8;
   void repair_interrupted_resolution();
   size_t write_back_in_place();
   static constexpr size_t kHeldEvents = 1024;

@@ -99,6 +99,17 @@ class Engine {
   // False: the child could not restart it; every evicted page was written back in place
   // and the engine must not be used again (the child runs without uzswap).
   virtual bool fork_child() = 0;
+  // Optional, in the child before fork_child and before any other code of the child may
+  // touch managed memory (the first atfork child handler): registers the managed ranges
+  // with a transitional userfaultfd whose faults raise SIGBUS in the faulting thread, so
+  // that code running before fork_child (other libraries' atfork child handlers) gets
+  // evicted pages through fork_child_fault instead of reading zeros. False: the child could
+  // not do it; every evicted page was written back in place and fork_child will return
+  // false. fork_child ends the transitional phase.
+  virtual bool fork_child_early() = 0;
+  // From the SIGBUS handler during the transitional phase: brings the page at `addr` in.
+  // False if `addr` is not a page of ours to bring in (the signal is the program's).
+  virtual bool fork_child_fault(const void* addr) = 0;
   // stop() if needed, then releases the engine and its pool. `engine` is invalid after.
   static void destroy(Engine* engine);
 

@@ -28,28 +28,44 @@
 //     manage/unmanage are kept out by the caller's fork_lock.
 //   fork_parent: close the spare; apply the held events; open the gate; wake the parked
 //     faults (they fault again and are served); resume reclaim.
-//   fork_child (single-threaded, first thing in the child):
+//   fork_child_early (single-threaded, the child's first atfork child handler: preload
+//     registers it before anyone else's, so it runs before other libraries' child
+//     handlers, which may touch memory evicted at the fork; jemalloc's resets fields of
+//     its arenas that its prepare handler never touched):
 //     1. reset every lock of the engine (a lock copied while held by a thread of the
 //        parent would stay held: the stats publisher or the coverage scan may have been
-//        measuring) and the gate; forget the handler threads;
-//     2. close the spare and the inherited userfaultfd (it names the parent's context:
-//        never read it), open a new one with the same features (reopen_in_child); new
-//        stop eventfd; reopen /proc/self/pagemap (the inherited one reads the parent's);
-//     3. register the staging area (MOVE mode) and every managed range again; apply the
-//        events the parent held at the fork (our copy of them); a range (or part) that
-//        cannot be registered any more (unmapped by an event we never saw) is cut;
-//     4. start new handler threads, then restart reclaim.
-//     If 2-4 fail before handlers serve faults: close the new userfaultfd (which drops
-//     its registrations) and write every evicted page back into place through
+//        measuring) and the gate; close the spare; reopen /proc/self/pagemap (the
+//        inherited one reads the parent's);
+//     2. close the inherited userfaultfd (it names the parent's context: never read it)
+//        and open a transitional one: no events, UFFD_FEATURE_SIGBUS (no thread of ours
+//        can run yet: starting one needs malloc, whose locks other libraries' handlers
+//        have not released);
+//     3. register the staging area (MOVE mode) and every managed range (MISSING only);
+//        apply the events the parent held at the fork (our copy of them); a range (or
+//        part) that cannot be registered any more (unmapped by an event we never saw)
+//        is cut.
+//     From here to fork_child, a touch of an evicted page raises SIGBUS in the touching
+//     thread; preload's signal chain hands it to fork_child_fault, which resolves the
+//     page in that thread (transitional state: in_transition_).
+//   fork_child (single-threaded, the child's last handler of ours, after the others):
+//     without fork_child_early, its steps 1-3 first (the engine's own tests call it so);
+//     4. close the transitional userfaultfd (which unregisters everything before the
+//        close returns) and open one with the parent's features; new stop eventfd;
+//        forget the handler threads; register everything again (WP too in copy mode);
+//     5. start new handler threads, then restart reclaim.
+//     If any step fails before handlers serve faults: close the new userfaultfd (which
+//     drops its registrations) and write every evicted page back into place through
 //     /proc/self/mem (the child's memory is then complete; it runs without uzswap).
 //
 // Known residuals (docs/engine.md, "fork"):
-//   - Pages the child touches between the fork syscall and our child handler (glibc's
-//     own child fixups, atfork child handlers registered before ours) read as zeros if
-//     they were evicted at the fork: their registration is gone. glibc's fixups touch
-//     the malloc arena mutexes and the stdio list lock, which the parent locked after our
-//     prepare (so they were present at the fork); other libraries' child handlers
-//     usually touch what their prepare handler locked, likewise present.
+//   - Pages the child touches between the fork syscall and fork_child_early (glibc's own
+//     child fixups) read as zeros if they were evicted at the fork: their registration
+//     is gone. glibc's fixups touch its malloc arena mutexes, the stdio list lock and the
+//     name-service state, which the parent locked or saved after our prepare (present at
+//     the fork), and libc's own data (never managed).
+//   - In the transitional phase a system call given an evicted buffer fails with EFAULT
+//     (SIGBUS mode), and memory-map changes send no event: an madvise(MADV_DONTNEED) of
+//     evicted pages there would leave them evicted (old bytes, not zeros, afterwards).
 //   - Events the kernel queued for the parent but nobody read before the fork syscall
 //     (an mm change by another thread racing the fork, through a call that does not take
 //     fork_lock: glibc-internal munmap/mremap, madvise) are unknown to the child. An
@@ -112,7 +128,9 @@ void warm_thread_creation() {
 }  // namespace
 
 bool EngineCore::fork_prepare() {
-  if (stopped_.load(std::memory_order_acquire) || !uffd_.features().thread_id || held_ == nullptr) return false;
+  if (stopped_.load(std::memory_order_acquire) || !uffd_.features().thread_id || !uffd_.transitional_supported() ||
+      held_ == nullptr)
+    return false;
   int spare = uffd_.open_spare();
   if (spare < 0) return false;
   spare_fd_ = spare;
@@ -210,8 +228,8 @@ void EngineCore::repair_interrupted_resolution() {
 }
 
 // [lo, hi) of a range in the table: registered, or (the parts the kernel refuses) cut.
-void EngineCore::register_or_cut(uintptr_t lo, uintptr_t hi) {
-  if (uffd_.register_range(lo, hi - lo, !move_mode_) == 0) return;
+void EngineCore::register_or_cut(uintptr_t lo, uintptr_t hi, bool wp) {
+  if (uffd_.register_range(lo, hi - lo, wp) == 0) return;
   if (hi - lo == kPageSize) {
     ranges_.cut(lo, hi, [this](Entry v, Owner o) { drop_entry(v, o); },
                 [this](Entry v, Owner o) { retarget_slot(v, o); });
@@ -219,11 +237,11 @@ void EngineCore::register_or_cut(uintptr_t lo, uintptr_t hi) {
     return;
   }
   uintptr_t mid = lo + (hi - lo) / kPageSize / 2 * kPageSize;
-  register_or_cut(lo, mid);
-  register_or_cut(mid, hi);
+  register_or_cut(lo, mid, wp);
+  register_or_cut(mid, hi, wp);
 }
 
-bool EngineCore::reregister_in_child() {
+bool EngineCore::reregister_in_child(bool wp) {
   if (!staging_.reset_after_fork()) return false;
   map_lock_.lock_exclusive();  // single-threaded: for the rules of the calls below
   apply_held_events();
@@ -234,7 +252,7 @@ bool EngineCore::reregister_in_child() {
     range_buf_[2 * n + 1] = r->end();
     ++n;
   });
-  for (size_t i = 0; i < n; ++i) register_or_cut(range_buf_[2 * i], range_buf_[2 * i + 1]);
+  for (size_t i = 0; i < n; ++i) register_or_cut(range_buf_[2 * i], range_buf_[2 * i + 1], wp);
   map_lock_.unlock_exclusive();
   return true;
 }
@@ -278,25 +296,74 @@ size_t EngineCore::write_back_in_place() {
   return written;
 }
 
-bool EngineCore::fork_child() {
+// The child cannot take the engine over: nothing may block on a registration of ours,
+// and every evicted page goes back in place.
+bool EngineCore::give_up_in_child() {
+  uffd_.close();  // drops whatever was registered
+  in_transition_ = false;
+  size_t n = write_back_in_place();
+  stopped_.store(true, std::memory_order_release);
+  UZ_WARN("fork child: cannot restart the engine; %zu evicted pages written back, running without uzswap", n);
+  return false;
+}
+
+// The state every child path starts from: locks free, no spare, our own pagemap (the
+// inherited descriptor reads the parent's).
+void EngineCore::forget_parent_in_child() {
   reset_locks_after_fork();
   if (spare_fd_ >= 0) ::close(spare_fd_);  // frees the descriptor number for ours
   spare_fd_ = -1;
+  pagemap_.reopen();
+}
+
+bool EngineCore::fork_child_early() {
+  forget_parent_in_child();
+  // MISSING only: the child's copies carry no write-protect bits (fork drops them).
+  if (!uffd_.reopen_in_child(/*transitional=*/true) || !reregister_in_child(/*wp=*/false)) return give_up_in_child();
+  in_transition_ = true;
+  transition_page_ = 0;
+  transition_repeats_ = 0;
+  return true;
+}
+
+bool EngineCore::fork_child_fault(const void* addr) {
+  if (!in_transition_) return false;
+  const uintptr_t page = reinterpret_cast<uintptr_t>(addr) & ~(kPageSize - 1);
+  {
+    SharedGuard g(map_lock_);
+    if (ranges_.find(page) == nullptr) return false;
+  }
+  // A page that keeps faulting after we resolved it (poisoned, or a fault that is not a
+  // missing page) is left to the program's SIGBUS action.
+  if (page != transition_page_) {
+    transition_page_ = page;
+    transition_repeats_ = 0;
+  } else if (++transition_repeats_ > kTransitionRetries) {
+    return false;
+  }
+  Scratch& s = stop_scratch_;  // stop()/unmanage() cannot run: the child is single-threaded
+  s.may_park = false;
+  s.write = true;
+  resolve_and_wake(page, /*wp=*/false, s, now_ns());
+  UZ_COUNT(fork_child_early_faults);
+  return true;
+}
+
+bool EngineCore::fork_child() {
+  if (stopped_.load(std::memory_order_acquire)) return false;  // fork_child_early gave up
+  if (!in_transition_) forget_parent_in_child();
+  in_transition_ = false;
   fd_release(stop_efd_);
   if (stop_efd_ >= 0) ::close(stop_efd_);  // shared with the parent: never write it
   stop_efd_ = fd_adopt(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  pagemap_.reopen();
   for (int i = 0; i < nhandlers_; ++i) munmap(handler_stacks_[i], kThreadStackBytes);  // copies of dead threads' stacks
   nhandlers_ = 0;
-  bool ok = stop_efd_ >= 0 && uffd_.reopen_in_child() && reregister_in_child();
+  // Closing the transitional descriptor (reopen_in_child closes first) unregisters its
+  // ranges before the close returns; only this thread runs, so nothing touches them until
+  // they are registered again below.
+  bool ok = stop_efd_ >= 0 && uffd_.reopen_in_child(/*transitional=*/false) && reregister_in_child(!move_mode_);
   if (ok) ok = start_handlers(cfg_.handler_threads);
-  if (!ok) {
-    uffd_.close();  // drops whatever was registered: nothing may block on it
-    size_t n = write_back_in_place();
-    stopped_.store(true, std::memory_order_release);
-    UZ_WARN("fork child: cannot restart the engine; %zu evicted pages written back, running without uzswap", n);
-    return false;
-  }
+  if (!ok) return give_up_in_child();
   if (!reclaimer_.restart_after_fork()) UZ_WARN("fork child: no reclaim thread; evicted pages are still served");
   UZ_COUNT(fork_child_restarted);
   return true;

@@ -121,12 +121,19 @@ void UffdFile::close() {
   fd_ = -1;
 }
 
-bool UffdFile::reopen_in_child() {
+namespace {
+constexpr uint64_t kEventFeatures = UFFD_FEATURE_EVENT_REMAP | UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP;
+}  // namespace
+
+bool UffdFile::transitional_supported() const { return features_.kernel & UFFD_FEATURE_SIGBUS; }
+
+bool UffdFile::reopen_in_child(bool transitional) {
   close();
   int fd = open_raw(0);
   uint64_t got = 0;
   if (fd < 0) return false;
-  if (!api_handshake(fd, requested_, &got) || (got & requested_) != requested_) {
+  const uint64_t want = transitional ? (requested_ & ~kEventFeatures) | UFFD_FEATURE_SIGBUS : requested_;
+  if (!api_handshake(fd, want, &got) || (got & want) != want) {
     ::close(fd);
     return false;
   }

@@ -39,7 +39,11 @@ class UffdFile {
   // A fork child: forgets the inherited descriptor (it names the parent's context and
   // must never be read) and opens a new one negotiating the same features. False if
   // userfaultfd is refused now; the descriptor is then closed.
-  bool reopen_in_child();
+  // `transitional`: the early phase of a fork child (engine_fork.cpp): no events (nothing
+  // reads them yet) and faults raise SIGBUS in the faulting thread instead of waiting.
+  bool reopen_in_child(bool transitional);
+  // True if the kernel offers what reopen_in_child(true) asks for.
+  bool transitional_supported() const;
   // A userfaultfd of the calling process, unused: proof that one can be opened now and a
   // descriptor number kept free for the child's (fork_prepare). -1 if refused.
   int open_spare();

@@ -49,6 +49,13 @@ takeover)
   echo "$child_counters" | grep -q 'fork_quiesced' && fail "the child's counters include its parent's"
   no_stats_left
   ;;
+early)
+  require_uffd
+  run_both early UZSWAP_LIMIT=16M UZSWAP_SHOW_STATS=1 PROBE_MB=64 PROBE_RSS_MB=40
+  grep -q '1 forks taken over by the child' "$work/uz.err" || { show stderr "$work/uz.err"; fail "the fork did not take the takeover path"; }
+  grep -Eq 'counters:.*fork_child_early_faults=[1-9]' "$work/uz.err" || { show stderr "$work/uz.err"; fail "the early handler's touches were not served in the transitional phase"; }
+  no_stats_left
+  ;;
 storm)
   require_uffd
   run_both storm UZSWAP_LIMIT=16M UZSWAP_SHOW_STATS=1 PROBE_MB=8 PROBE_THREADS=3 PROBE_FORKS=8

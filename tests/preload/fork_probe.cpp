@@ -12,6 +12,11 @@
 //             each child checks that every page of every region holds one whole
 //             generation of its writer (at most one page per writer caught mid-write),
 //             and writes and reads back some memory of its own.
+//   early     like takeover, but the child's bytes are first read and written by an atfork
+//             child handler registered before uzswap's constructor ran (from this
+//             program's .preinit_array), as a malloc initialised early registers its own:
+//             it reads every word of the evicted region and writes the first word of each
+//             page; the child then checks both.
 //   exec      the parent with evicted memory forks; the child execs this probe in mode
 //             exec-child, which finds nothing of uzswap left (descriptors, threads,
 //             stats file of its pid); the parent then checks its bytes and that no
@@ -21,6 +26,7 @@
 // child), PROBE_THREADS, PROBE_FORKS, PROBE_WAIT_S.
 #include <dirent.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -153,6 +159,55 @@ int mode_takeover(size_t len) {
   if (bad != 0 || check(p, len, 13) != 0) fail("the parent's bytes changed across fork");
   if (env_size("PROBE_EXPECT_STATS", 0) && stats_files_of(child) != 0) fail("the child's stats file outlived it");
   printf("takeover ok\n");
+  return 0;
+}
+
+// ---- early ----
+
+char* g_early = nullptr;         // the region the early child handler checks (set before the fork)
+size_t g_early_len = 0;
+size_t g_early_bad = ~size_t{0};  // its verdict in the child
+constexpr uint64_t kEarlyMark = 0x5eed5eed5eed5eedull;
+
+void early_child_handler() {
+  if (g_early == nullptr) return;
+  g_early_bad = 0;
+  auto* w = reinterpret_cast<uint64_t*>(g_early);
+  for (size_t pg = 0; pg < g_early_len / kPage; ++pg) {
+    for (size_t i = 1; i < kWords; ++i) g_early_bad += w[pg * kWords + i] != word(13, pg, i);
+    w[pg * kWords] = kEarlyMark;
+  }
+}
+
+// Runs before any shared object's constructor, uzswap's included.
+void register_early_handler(int, char**, char**) { pthread_atfork(nullptr, nullptr, early_child_handler); }
+__attribute__((section(".preinit_array"), used)) void (*const g_preinit)(int, char**, char**) = register_early_handler;
+
+int mode_early(size_t len) {
+  char* p = map_anon(len);
+  fill(p, len, 13);
+  wait_evicted(env_size("PROBE_RSS_MB", 0), "parent");
+  g_early = p;
+  g_early_len = len;
+  fflush(stdout);
+  pid_t child = fork();
+  if (child < 0) fail("fork");
+  if (child == 0) {
+    if (g_early_bad != 0) {
+      fprintf(stderr, "fork_probe[%d]: %zu words differ in the early handler\n", getpid(), g_early_bad);
+      fail("an atfork child handler registered before uzswap's saw different bytes");
+    }
+    auto* w = reinterpret_cast<const uint64_t*>(p);
+    size_t bad = 0;
+    for (size_t pg = 0; pg < len / kPage; ++pg)
+      for (size_t i = 0; i < kWords; ++i) bad += w[pg * kWords + i] != (i == 0 ? kEarlyMark : word(13, pg, i));
+    if (bad != 0) fail("the child's bytes differ after its early handler wrote to them");
+    exit(0);
+  }
+  g_early = nullptr;
+  if (wait_child(child) != 0) fail("the fork child failed");
+  if (check(p, len, 13) != 0) fail("the parent's bytes changed across fork");
+  printf("early ok\n");
   return 0;
 }
 
@@ -301,6 +356,7 @@ int main(int argc, char** argv) {
   size_t len = env_size("PROBE_MB", 64) << 20;
   if (strcmp(mode, "takeover") == 0) return mode_takeover(len);
   if (strcmp(mode, "storm") == 0) return mode_storm(len);
+  if (strcmp(mode, "early") == 0) return mode_early(len);
   if (strcmp(mode, "exec") == 0) return mode_exec(len, argv[0]);
   if (strcmp(mode, "exec-child") == 0) return mode_exec_child();
   fprintf(stderr, "fork_probe: unknown mode %s\n", mode);
