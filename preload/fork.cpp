@@ -262,6 +262,9 @@ void close_own_descriptors() {
 
 void fork_child() {
   end_transition();
+  // The child counts its own forks.
+  interpose_stats().forks_taken_over.store(0, std::memory_order_relaxed);
+  interpose_stats().fork_ranges_restored.store(0, std::memory_order_relaxed);
   unlock_program_range_sets();
   own_ranges().unlock_after_fork();
   Engine* engine = active_engine();

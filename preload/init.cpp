@@ -194,7 +194,7 @@ void lifecycle_fork_child_detach() {
 }
 
 void lifecycle_fork_child(Engine* engine) {
-  signal_chain_fork_child();  // the parent's uzswap threads are not the child's
+  signal_chain_fork_child(/*keep_installed=*/engine != nullptr);
   if (engine == nullptr) return;  // the child runs without uzswap: no stats file either
   // The child took the engine over: a stats region of its own (zsstat lists it under its
   // pid; the counters it counted since the fork carry over), the coverage scan thread.

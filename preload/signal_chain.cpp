@@ -336,13 +336,13 @@ void signal_chain_uninstall() {
   own_threads_take_fatal_signals(false);
 }
 
-void signal_chain_fork_child() {
+void signal_chain_fork_child(bool keep_installed) {
   // Single-threaded now: a lock held by a thread of the parent is nobody's any more, and
   // a view it was writing is taken as it stands.
   g_lock.store(false, std::memory_order_relaxed);
   for (ViewSlot& v : g_views) v.seq.store((v.seq.load(std::memory_order_relaxed) | 1) + 1, std::memory_order_relaxed);
   g_reporter.store(0, std::memory_order_relaxed);
-  signal_chain_uninstall();
+  if (!keep_installed) signal_chain_uninstall();
 }
 
 void signal_chain_before_exec() {

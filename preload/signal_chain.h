@@ -21,8 +21,8 @@
 //
 // States of the chain (process-wide):
 //   Off       --signal_chain_install() (constructor, before uzswap starts a thread)--> On
-//   On        --signal_chain_uninstall() (the engine could not start; a fork child,
-//               which runs without uzswap)--> Off: the views become the kernel's actions
+//   On        --signal_chain_uninstall() (the engine could not start; a fork child
+//               that runs without uzswap)--> Off: the views become the kernel's actions
 //   On        --signal_chain_before_exec()--> On, with SIG_IGN views made real, since an
 //               exec keeps ignored signals ignored but resets caught ones (ours) to SIG_DFL
 // Off: every interposed call passes straight through.
@@ -42,8 +42,9 @@ namespace uzswap::preload {
 // Installs the chain (and lets uzswap's threads take the fatal signals). False: not installed.
 bool signal_chain_install();
 void signal_chain_uninstall();
-// In a fork child, which runs without uzswap: uninstalls, whatever state the fork caught.
-void signal_chain_fork_child();
+// In a fork child: frees what a thread of the parent held at the fork; uninstalls unless
+// `keep_installed` (the child took the engine over and has uzswap threads of its own).
+void signal_chain_fork_child(bool keep_installed);
 void signal_chain_before_exec();
 void signal_chain_after_failed_exec();
 

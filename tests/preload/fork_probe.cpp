@@ -5,8 +5,8 @@
 //   takeover  the parent writes a checksummed pattern and waits until it is evicted; it
 //             forks; the child checks every byte, finds a stats file of its own pid (if
 //             PROBE_EXPECT_STATS=1), writes its own pattern, waits until that is evicted
-//             under its own limit, and checks again; meanwhile the parent keeps checking
-//             its own bytes.
+//             under its own limit, checks again and forks a grandchild that checks both;
+//             meanwhile the parent keeps checking its own bytes.
 //   storm     PROBE_THREADS writer threads keep rewriting their own regions (evicted and
 //             faulted back all the time) while the main thread forks PROBE_FORKS times;
 //             each child checks that every page of every region holds one whole
@@ -141,6 +141,14 @@ int mode_takeover(size_t len) {
     wait_evicted(env_size("PROBE_CHILD_RSS_MB", 0), "child");
     if (check(p, len, 14) != 0) fail("the child's own pattern differs after eviction");
     if (check(own, len, 15) != 0) fail("the child's new mapping differs after eviction");
+    // A grandchild of a child that took uzswap over sees the child's evicted bytes too.
+    pid_t grandchild = fork();
+    if (grandchild < 0) fail("fork in the child");
+    if (grandchild == 0) {
+      if (check(p, len, 14) != 0 || check(own, len, 15) != 0) fail("the grandchild sees different bytes");
+      exit(0);
+    }
+    if (wait_child(grandchild) != 0) fail("the grandchild failed");
     exit(0);
   }
   // The parent keeps working while the child runs.
