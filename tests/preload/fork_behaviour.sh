@@ -17,7 +17,7 @@ show() { echo "--- $1:" >&2; cat "$2" >&2; }
 run_both() {  # mode [env assignments for the uzswap run...]
   local mode=$1; shift
   "$probe" "$mode" >"$work/plain.out" 2>"$work/plain.err" || { show "plain stderr" "$work/plain.err"; fail "plain run of $mode failed"; }
-  env "$@" LD_PRELOAD="$lib" "$probe" "$mode" >"$work/uz.out" 2>"$work/uz.err"
+  env "$@" LD_PRELOAD="$lib" ${probe_wrap:-} "$probe" "$mode" >"$work/uz.out" 2>"$work/uz.err"
   local rc=$?
   if [ $rc -ne 0 ]; then show "stderr under uzswap" "$work/uz.err"; fail "$mode under uzswap exited $rc"; fi
   cmp -s "$work/plain.out" "$work/uz.out" || { show plain "$work/plain.out"; show uzswap "$work/uz.out"; fail "stdout differs"; }
@@ -49,6 +49,25 @@ takeover)
   grep 'counters:.*fork_child_restarted=1' "$work/uz.err" | grep -Eq 'evict_staged=[1-9]' || { show stderr "$work/uz.err"; fail "the child did not evict"; }
   # Each process forked once: a count of 2 is its parent's carried over.
   grep -Eq 'fork_quiesced=[2-9]|[2-9] forks taken over' "$work/uz.err" && { show stderr "$work/uz.err"; fail "a child's counters include its parent's"; }
+  no_stats_left
+  ;;
+takeover_no_ptrace)
+  # Without CAP_SYS_PTRACE (the capability UFFD_FEATURE_EVENT_FORK and userfaultfd(2) need
+  # when vm.unprivileged_userfaultfd is 0): uzswap opens /dev/userfaultfd, and the child
+  # still takes the engine over. Root drops the capability from its bounding set, so the
+  # probe (and the child) never have it.
+  require_uffd
+  if [ "$(id -u)" != 0 ] || ! command -v setpriv >/dev/null; then
+    [ "${CI:-}" = "true" ] && fail "needs root and setpriv (CI=true)"
+    skip "needs root and setpriv"
+  fi
+  [ -r /dev/userfaultfd ] || { [ "${CI:-}" = "true" ] && fail "no /dev/userfaultfd (CI=true)"; skip "no /dev/userfaultfd"; }
+  probe_wrap="setpriv --bounding-set -sys_ptrace"
+  eff=$($probe_wrap awk '/^CapEff/ {print $2}' /proc/self/status)
+  (( (16#$eff >> 19) & 1 )) && fail "setpriv left CAP_SYS_PTRACE in place ($eff)"
+  run_both takeover UZSWAP_LIMIT=16M UZSWAP_SHOW_STATS=1 PROBE_MB=64 PROBE_RSS_MB=40 PROBE_CHILD_RSS_MB=96
+  grep -q '1 forks taken over by the child' "$work/uz.err" || { show stderr "$work/uz.err"; fail "the fork did not take the takeover path"; }
+  [ "$(grep -c 'counters:.*fork_child_restarted=1' "$work/uz.err")" = 2 ] || { show stderr "$work/uz.err"; fail "the child or the grandchild did not take uzswap over"; }
   no_stats_left
   ;;
 early)
