@@ -14,7 +14,6 @@
 // (libc_nonshared.a) in each object that calls it, and the stub calls __register_atfork
 // through the PLT, where this library comes first. On the first registration by anyone
 // (ours from the constructor included) we register our child handler, then theirs.
-// pthread_atfork is interposed too for objects that call the C library's exported one.
 //
 // State (process-wide): g_first: 0 not registered, 1 being registered, 2 registered
 // (or given up). A concurrent first registration waits for 2, so no handler can come
@@ -73,9 +72,4 @@ extern "C" __attribute__((visibility("default"))) int __register_atfork(void (*p
   if (real == nullptr) return ENOMEM;
   register_ours_first(real);
   return real(prepare, parent, child, dso);
-}
-
-extern "C" __attribute__((visibility("default"))) int pthread_atfork(void (*prepare)(), void (*parent)(),
-                                                                    void (*child)()) {
-  return __register_atfork(prepare, parent, child, nullptr);
 }

@@ -48,6 +48,7 @@
 
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/mman.h>
@@ -66,6 +67,11 @@
 #include "preload/runtime.h"
 #include "preload/stats_export.h"
 #include "preload/threads.h"
+
+// glibc's list of open FILEs (exported; not declared by its public headers).
+extern "C" void* _IO_list_all;
+extern "C" void _IO_list_lock();
+extern "C" void _IO_list_unlock();
 
 namespace uzswap::preload {
 namespace {
@@ -189,6 +195,20 @@ void unlock_program_range_sets() {
   locked_ranges().unlock_after_fork();
 }
 
+// glibc's fork resets the lock of every FILE on its list in the child, before any atfork
+// child handler (fresetlockfiles): an fopen'd FILE lives in the malloc heap, and where its
+// page was evicted the child would read zeros there (a null lock pointer: a crash). So the
+// prepare step reads each FILE's flags and lock after reclaim was paused: present at the
+// fork. FILEs opened later are new memory, present too.
+void touch_stdio_files() {
+  _IO_list_lock();
+  for (FILE* f = reinterpret_cast<FILE*>(_IO_list_all); f != nullptr; f = f->_chain) {
+    const int flags = *static_cast<volatile int*>(&f->_flags);
+    if (!(flags & _IO_USER_LOCK) && f->_lock != nullptr) (void)*static_cast<volatile char*>(f->_lock);
+  }
+  _IO_list_unlock();
+}
+
 void prepare_engine() {
   g_path = ForkPath::None;
   Engine* engine = active_engine();
@@ -196,8 +216,10 @@ void prepare_engine() {
   stats_export_fork_prepare();
   // The takeover needs the child's transitional phase: our child handler first, and the
   // signal chain to hand it the SIGBUS of an evicted page.
-  const bool takeover_possible = runtime().options.fork_takeover && fork_child_first_registered() && signal_chain_is_on();
+  const bool takeover_possible =
+      runtime().options.fork_takeover && fork_child_first_registered() && signal_chain_owns(SIGBUS);
   if (takeover_possible && engine->fork_prepare()) {
+    touch_stdio_files();
     g_path = ForkPath::Takeover;
     interpose_stats().forks_taken_over.fetch_add(1, std::memory_order_relaxed);
     return;
@@ -231,25 +253,39 @@ bool transitional_fault(const void* addr) {
   return e != nullptr && e->fork_child_fault(addr);
 }
 
-bool g_unblocked_sigbus = false;  // the forking thread had SIGBUS blocked; unblocked for the phase
+// The forking thread's signal state before the phase, restored at its end.
+struct TransitionSignals {
+  bool active = false;
+  sigset_t mask;       // the mask before
+  stack_t altstack;    // the alternate stack before (ss_flags SS_DISABLE: none)
+};
+TransitionSignals g_transition;
 
+// For the phase: every signal blocked but the synchronous ones (a SIGBUS raised by a
+// fault while blocked kills the process instead of reaching us; an asynchronous handler
+// could touch evicted memory inside our hook, which is not re-entrant, or between the
+// two userfaultfds in fork_child), and no alternate stack (it may be managed memory
+// evicted at the fork, where the kernel could not write the signal frame).
 void begin_transition() {
-  sigset_t bus, old;
-  sigemptyset(&bus);
-  sigaddset(&bus, SIGBUS);
-  // A SIGBUS raised by a fault while blocked kills the process instead of reaching us.
-  g_unblocked_sigbus = pthread_sigmask(SIG_UNBLOCK, &bus, &old) == 0 && sigismember(&old, SIGBUS) == 1;
+  sigset_t phase;
+  sigfillset(&phase);
+  for (int sig : {SIGBUS, SIGSEGV, SIGILL, SIGFPE, SIGTRAP}) sigdelset(&phase, sig);
+  g_transition.active = pthread_sigmask(SIG_SETMASK, &phase, &g_transition.mask) == 0;
+  if (sigaltstack(nullptr, &g_transition.altstack) != 0) g_transition.altstack.ss_flags = SS_DISABLE;
+  if (!(g_transition.altstack.ss_flags & SS_DISABLE)) {
+    stack_t off{};
+    off.ss_flags = SS_DISABLE;
+    sigaltstack(&off, nullptr);
+  }
   signal_chain_set_fault_hook(transitional_fault);
 }
 
 void end_transition() {
   signal_chain_set_fault_hook(nullptr);
-  if (!g_unblocked_sigbus) return;
-  g_unblocked_sigbus = false;
-  sigset_t bus;
-  sigemptyset(&bus);
-  sigaddset(&bus, SIGBUS);
-  pthread_sigmask(SIG_BLOCK, &bus, nullptr);
+  if (!g_transition.active) return;
+  g_transition.active = false;
+  if (!(g_transition.altstack.ss_flags & SS_DISABLE)) sigaltstack(&g_transition.altstack, nullptr);
+  pthread_sigmask(SIG_SETMASK, &g_transition.mask, nullptr);  // pending signals arrive now
 }
 
 // A child without uzswap keeps none of its descriptors: they are the parent's engine's.
@@ -261,7 +297,7 @@ void close_own_descriptors() {
 }
 
 void fork_child() {
-  end_transition();
+  signal_chain_set_fault_hook(nullptr);  // the phase's signal state is restored at the end
   // The child counts its own forks.
   interpose_stats().forks_taken_over.store(0, std::memory_order_relaxed);
   interpose_stats().fork_ranges_restored.store(0, std::memory_order_relaxed);
@@ -283,6 +319,7 @@ void fork_child() {
   // The child's only thread is the one that locked it in prepare.
   pthread_mutex_unlock(&g_fork_lock);
   lifecycle_fork_child(managing ? engine : nullptr);
+  end_transition();
   if (path == ForkPath::Restore) UZ_INFO("fork child: running without uzswap (its memory is complete and unmanaged)");
 }
 
@@ -292,6 +329,7 @@ void fork_child_first() {
   if (g_path != ForkPath::Takeover) return;
   Engine* engine = active_engine();
   if (engine == nullptr) return;
+  signal_chain_fork_child_reset();  // the hook below runs in the chain's handler
   // Before any count: until then the counters are the parent's shared stats region.
   lifecycle_fork_child_detach();
   // False: the engine wrote every evicted page back and fork_child will say so.

@@ -293,7 +293,11 @@ int real_sigaction(int sig, const struct sigaction* act, struct sigaction* old) 
 
 void signal_chain_set_fault_hook(FaultHook hook) { g_fault_hook.store(hook, std::memory_order_release); }
 
-bool signal_chain_is_on() { return g_on.load(std::memory_order_acquire); }
+bool signal_chain_owns(int sig) {
+  if (!g_on.load(std::memory_order_acquire)) return false;
+  struct sigaction cur;
+  return real_sigaction(sig, nullptr, &cur) == 0 && (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == on_fatal_signal;
+}
 
 bool signal_chain_install() {
   struct sigaction probe;
@@ -336,12 +340,16 @@ void signal_chain_uninstall() {
   own_threads_take_fatal_signals(false);
 }
 
-void signal_chain_fork_child(bool keep_installed) {
+void signal_chain_fork_child_reset() {
   // Single-threaded now: a lock held by a thread of the parent is nobody's any more, and
   // a view it was writing is taken as it stands.
   g_lock.store(false, std::memory_order_relaxed);
   for (ViewSlot& v : g_views) v.seq.store((v.seq.load(std::memory_order_relaxed) | 1) + 1, std::memory_order_relaxed);
   g_reporter.store(0, std::memory_order_relaxed);
+}
+
+void signal_chain_fork_child(bool keep_installed) {
+  signal_chain_fork_child_reset();
   if (!keep_installed) signal_chain_uninstall();
 }
 

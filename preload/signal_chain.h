@@ -45,6 +45,8 @@ void signal_chain_uninstall();
 // In a fork child: frees what a thread of the parent held at the fork; uninstalls unless
 // `keep_installed` (the child took the engine over and has uzswap threads of its own).
 void signal_chain_fork_child(bool keep_installed);
+// The first part of that alone, first thing in a fork child (before its SIGBUS hook).
+void signal_chain_fork_child_reset();
 void signal_chain_before_exec();
 void signal_chain_after_failed_exec();
 
@@ -58,7 +60,8 @@ bool signal_chain_sigaction(int sig, const struct sigaction* act, struct sigacti
 // brought in and the access is retried. nullptr removes it. The chain must be on.
 using FaultHook = bool (*)(const void* addr);
 void signal_chain_set_fault_hook(FaultHook hook);
-bool signal_chain_is_on();
+// True if the chain is on and the kernel's action for `sig` is still the chain's.
+bool signal_chain_owns(int sig);
 
 // The next definition of sigaction (the C library's), resolved on first use.
 int real_sigaction(int sig, const struct sigaction* act, struct sigaction* old);

@@ -15,6 +15,9 @@ build/bench/pool/pool_bench --benchmark_min_time=0.1 --benchmark_repetitions=5 \
 echo "== fault engine: fault latency by kind, eviction throughput"
 build/bench/uffd/uffd_fault_bench
 
+echo "== fork of a process with 512 MiB evicted: restore path vs takeover"
+build/bench/fork/fork_bench
+
 echo "== hot/cold workload: plain, kernel zram under a 25% memory cgroup limit, uzswap at zram's footprint"
 if [[ $(id -u) == 0 ]]; then
   MIB=1024 OPS=20000000 bench/hotcold/run.sh build
@@ -24,6 +27,9 @@ fi
 
 echo "== redis-server: ~4x its limit, requests/s, footprint and BGSAVE fork latency, plain vs uzswap"
 bench/redis/run.sh build
+
+echo "== redis-server BGSAVE: plain, uzswap's restore path, uzswap's takeover"
+bench/fork/redis_bgsave.sh build
 
 echo "== coverage: python3's anonymous memory managed by uzswap (redis-server's is above)"
 bench/coverage/run.sh build

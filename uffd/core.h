@@ -208,6 +208,7 @@ class EngineCore final : public Engine, public policy::Mechanics {
   bool in_transition_ = false;      // between fork_child_early and fork_child (child only)
   uintptr_t transition_page_ = 0;   // the last page fork_child_fault brought in, and how
   int transition_repeats_ = 0;      // often in a row (a page that keeps faulting is not ours)
+  int transition_deferred_ = 0;     // resolutions that failed in the phase
   static constexpr int kTransitionRetries = 8;
   void repair_interrupted_resolution();
   size_t write_back_in_place();

@@ -323,6 +323,7 @@ bool EngineCore::fork_child_early() {
   in_transition_ = true;
   transition_page_ = 0;
   transition_repeats_ = 0;
+  transition_deferred_ = 0;
   return true;
 }
 
@@ -341,10 +342,12 @@ bool EngineCore::fork_child_fault(const void* addr) {
   } else if (++transition_repeats_ > kTransitionRetries) {
     return false;
   }
+  // Not re-entrant: the preload layer blocks every asynchronous signal for the phase.
   Scratch& s = stop_scratch_;  // stop()/unmanage() cannot run: the child is single-threaded
   s.may_park = false;
   s.write = true;
-  resolve_and_wake(page, /*wp=*/false, s, now_ns());
+  if (resolve_and_wake(page, /*wp=*/false, s, now_ns()) == Resolve::Deferred && ++transition_deferred_ > kTransitionRetries * 64)
+    return false;  // resolutions keep failing: leave it to the program's SIGBUS action
   UZ_COUNT(fork_child_early_faults);
   return true;
 }

@@ -41,8 +41,8 @@ takeover)
   require_uffd
   # The child holds 128 MiB of its own data (the inherited region rewritten + a new one):
   # a resident set of at most 96 MiB proves that it evicts under its own limit.
-  run_both takeover UZSWAP_LIMIT=16M UZSWAP_SHOW_STATS=1 PROBE_MB=64 PROBE_RSS_MB=40 PROBE_CHILD_RSS_MB=96 \
-    PROBE_EXPECT_STATS=1
+  run_both takeover UZSWAP_FORK_TAKEOVER=1 UZSWAP_LIMIT=16M UZSWAP_SHOW_STATS=1 PROBE_MB=64 PROBE_RSS_MB=40 \
+    PROBE_CHILD_RSS_MB=96 PROBE_EXPECT_STATS=1
   grep -q '1 forks taken over by the child' "$work/uz.err" || { show stderr "$work/uz.err"; fail "the fork did not take the takeover path"; }
   # Two summaries with fork_child_restarted: the child's and its grandchild's.
   [ "$(grep -c 'counters:.*fork_child_restarted=1' "$work/uz.err")" = 2 ] || { show stderr "$work/uz.err"; fail "no summary of the child or the grandchild"; }
@@ -65,21 +65,21 @@ takeover_no_ptrace)
   probe_wrap="setpriv --bounding-set -sys_ptrace"
   eff=$($probe_wrap awk '/^CapEff/ {print $2}' /proc/self/status)
   (( (16#$eff >> 19) & 1 )) && fail "setpriv left CAP_SYS_PTRACE in place ($eff)"
-  run_both takeover UZSWAP_LIMIT=16M UZSWAP_SHOW_STATS=1 PROBE_MB=64 PROBE_RSS_MB=40 PROBE_CHILD_RSS_MB=96
+  run_both takeover UZSWAP_FORK_TAKEOVER=1 UZSWAP_LIMIT=16M UZSWAP_SHOW_STATS=1 PROBE_MB=64 PROBE_RSS_MB=40 PROBE_CHILD_RSS_MB=96
   grep -q '1 forks taken over by the child' "$work/uz.err" || { show stderr "$work/uz.err"; fail "the fork did not take the takeover path"; }
   [ "$(grep -c 'counters:.*fork_child_restarted=1' "$work/uz.err")" = 2 ] || { show stderr "$work/uz.err"; fail "the child or the grandchild did not take uzswap over"; }
   no_stats_left
   ;;
 early)
   require_uffd
-  run_both early UZSWAP_LIMIT=16M UZSWAP_SHOW_STATS=1 PROBE_MB=64 PROBE_RSS_MB=40
+  run_both early UZSWAP_FORK_TAKEOVER=1 UZSWAP_LIMIT=16M UZSWAP_COLD_AGE=1 UZSWAP_SHOW_STATS=1 PROBE_MB=64 PROBE_RSS_MB=80
   grep -q '1 forks taken over by the child' "$work/uz.err" || { show stderr "$work/uz.err"; fail "the fork did not take the takeover path"; }
   grep -Eq 'counters:.*fork_child_early_faults=[1-9]' "$work/uz.err" || { show stderr "$work/uz.err"; fail "the early handler's touches were not served in the transitional phase"; }
   no_stats_left
   ;;
 storm)
   require_uffd
-  run_both storm UZSWAP_LIMIT=16M UZSWAP_SHOW_STATS=1 PROBE_MB=8 PROBE_THREADS=3 PROBE_FORKS=8
+  run_both storm UZSWAP_FORK_TAKEOVER=1 UZSWAP_LIMIT=16M UZSWAP_SHOW_STATS=1 PROBE_MB=8 PROBE_THREADS=3 PROBE_FORKS=8
   grep -Eq 'counters:.*fork_quiesced=8' "$work/uz.err" || { show stderr "$work/uz.err"; fail "not every fork took the takeover path"; }
   grep -Eq 'counters:.*evict_staged=[1-9]' "$work/uz.err" || { show stderr "$work/uz.err"; fail "nothing was evicted during the storm"; }
   no_stats_left

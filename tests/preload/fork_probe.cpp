@@ -16,7 +16,10 @@
 //             child handler registered before uzswap's constructor ran (from this
 //             program's .preinit_array), as a malloc initialised early registers its own:
 //             it reads every word of the evicted region and writes the first word of each
-//             page; the child then checks both.
+//             page, and writes a word of each page of a second evicted region without
+//             reading it first; the child then checks both regions. Idle FILEs whose heap
+//             page was evicted exist at the fork (glibc's fork resets their locks in the
+//             child before any handler).
 //   exec      the parent with evicted memory forks; the child execs this probe in mode
 //             exec-child, which finds nothing of uzswap left (descriptors, threads,
 //             stats file of its pid); the parent then checks its bytes and that no
@@ -172,7 +175,8 @@ int mode_takeover(size_t len) {
 
 // ---- early ----
 
-char* g_early = nullptr;         // the region the early child handler checks (set before the fork)
+char* g_early = nullptr;         // the region the early child handler reads, then writes
+char* g_early_blind = nullptr;   // the region it writes without reading first
 size_t g_early_len = 0;
 size_t g_early_bad = ~size_t{0};  // its verdict in the child
 constexpr uint64_t kEarlyMark = 0x5eed5eed5eed5eedull;
@@ -185,6 +189,39 @@ void early_child_handler() {
     for (size_t i = 1; i < kWords; ++i) g_early_bad += w[pg * kWords + i] != word(13, pg, i);
     w[pg * kWords] = kEarlyMark;
   }
+  auto* b = reinterpret_cast<uint64_t*>(g_early_blind);
+  for (size_t pg = 0; pg < g_early_len / kPage; ++pg) b[pg * kWords + kWords / 2] = kEarlyMark;
+}
+
+// Pages of [p, p + len) that are not resident.
+size_t pages_not_resident(const void* p, size_t len) {
+  auto a = reinterpret_cast<uintptr_t>(p) & ~uintptr_t{kPage - 1};
+  size_t n = (reinterpret_cast<uintptr_t>(p) + len - a + kPage - 1) / kPage;
+  std::vector<unsigned char> vec(n);
+  if (mincore(reinterpret_cast<void*>(a), n * kPage, vec.data()) != 0) return 0;
+  size_t out = 0;
+  for (unsigned char v : vec) out += !(v & 1);
+  return out;
+}
+
+// Idle FILEs in the malloc heap (which the coverage scan manages): glibc's fork resets
+// the lock of every FILE in the child before any atfork handler runs. Waits until one of
+// their pages has been evicted.
+std::vector<FILE*> open_idle_files() {
+  static char text[64] = "idle";
+  std::vector<FILE*> files;
+  for (int i = 0; i < 4096; ++i)  // a heap large enough for the scan to manage (UZSWAP_MIN_MAPPING)
+    if (FILE* f = fmemopen(text, sizeof text, "r")) files.push_back(f);
+  if (files.size() != 4096) fail("fmemopen");
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(env_size("PROBE_WAIT_S", 30));
+  for (;;) {
+    size_t cold = 0;
+    for (FILE* f : files) cold += pages_not_resident(f, sizeof(FILE));
+    if (cold > 0 || getenv("LD_PRELOAD") == nullptr) break;
+    if (std::chrono::steady_clock::now() > deadline) fail("no idle FILE was evicted in time");
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return files;
 }
 
 // Runs before any shared object's constructor, uzswap's included.
@@ -193,9 +230,13 @@ __attribute__((section(".preinit_array"), used)) void (*const g_preinit)(int, ch
 
 int mode_early(size_t len) {
   char* p = map_anon(len);
+  char* blind = map_anon(len);
   fill(p, len, 13);
+  fill(blind, len, 16);
   wait_evicted(env_size("PROBE_RSS_MB", 0), "parent");
+  std::vector<FILE*> files = open_idle_files();
   g_early = p;
+  g_early_blind = blind;
   g_early_len = len;
   fflush(stdout);
   pid_t child = fork();
@@ -210,9 +251,16 @@ int mode_early(size_t len) {
     for (size_t pg = 0; pg < len / kPage; ++pg)
       for (size_t i = 0; i < kWords; ++i) bad += w[pg * kWords + i] != (i == 0 ? kEarlyMark : word(13, pg, i));
     if (bad != 0) fail("the child's bytes differ after its early handler wrote to them");
+    auto* b = reinterpret_cast<const uint64_t*>(blind);
+    for (size_t pg = 0; pg < len / kPage; ++pg)
+      for (size_t i = 0; i < kWords; ++i) bad += b[pg * kWords + i] != (i == kWords / 2 ? kEarlyMark : word(16, pg, i));
+    if (bad != 0) fail("the child's bytes differ where its early handler wrote without reading first");
+    for (FILE* f : files)
+      if (fclose(f) != 0) fail("fclose of an idle FILE in the child");
     exit(0);
   }
   g_early = nullptr;
+  for (FILE* f : files) fclose(f);
   if (wait_child(child) != 0) fail("the fork child failed");
   if (check(p, len, 13) != 0) fail("the parent's bytes changed across fork");
   printf("early ok\n");
