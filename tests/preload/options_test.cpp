@@ -101,7 +101,8 @@ TEST(Options, EveryOptionIsReadAndMapped) {
                     "UZSWAP_HANDLERS=2", "UZSWAP_RECLAIMERS=3", "UZSWAP_EVICT=copy", "UZSWAP_REJECT_THRESHOLD=2048",
                     "UZSWAP_MIN_MAPPING=1M", "UZSWAP_VERBOSE=3", "UZSWAP_SHOW_STATS=yes", "UZSWAP_BACKTRACE=off", "UZSWAP_DISABLE=1",
                     "UZSWAP_STATS=off", "UZSWAP_STATS_DIR=/tmp/x", "UZSWAP_COVERAGE=0",
-                    "UZSWAP_COVERAGE_INTERVAL=250ms", "UZSWAP_THROTTLE=off", "PATH=/bin", "UZSWAPX=1"});
+                    "UZSWAP_COVERAGE_INTERVAL=250ms", "UZSWAP_THROTTLE=off", "UZSWAP_FORK_TAKEOVER=1", "PATH=/bin",
+                    "UZSWAPX=1"});
   ASSERT_TRUE(p.warnings.empty()) << p.warnings[0];
   const Options& o = p.options;
   EXPECT_EQ(o.limit, 256ull << 20);
@@ -122,6 +123,7 @@ TEST(Options, EveryOptionIsReadAndMapped) {
   EXPECT_FALSE(o.coverage);
   EXPECT_DOUBLE_EQ(o.coverage_interval, 0.25);
   EXPECT_FALSE(o.throttle);
+  EXPECT_TRUE(o.fork_takeover);
   for (size_t i = 0; i < kNumOptions; ++i) EXPECT_EQ(o.source[i], OptionSource::Environment) << i;
 
   EngineConfig c = options_engine_config(o);
