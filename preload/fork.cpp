@@ -17,22 +17,24 @@
 //            all child handlers: detach from the parent's stats region, then
 //            Engine::fork_child_early (a transitional userfaultfd in SIGBUS mode, every
 //            range registered) and the signal chain's SIGBUS hook, so that other
-//            libraries' child handlers find evicted pages brought in;
+//            libraries' child handlers find evicted pages brought in; then it releases
+//            fork_lock and the range sets (they may mmap, munmap, mlock, start threads);
 //            fork_child, registered by our constructor, after those: the hook removed,
 //            Engine::fork_child (its own userfaultfd, new handler and reclaim threads), a
 //            stats region of its own (zsstat lists it under its pid), the coverage scan
-//            thread again if it runs, and fork_lock released. The child runs under uzswap
-//            with its own limit. If the engine cannot restart there, it has written every
-//            evicted page back in place and the child runs without uzswap.
-// Takeover needs UZSWAP_FORK_TAKEOVER, our first child handler registered and the signal
-// chain installed; otherwise every fork takes the restore path.
-// Restore (when fork_prepare refuses: the kernel gives no faulting thread id, or a
-// userfaultfd cannot be opened now):
+//            thread again if it runs. The child runs under uzswap with its own limit. If
+//            the engine cannot restart there, it has written every evicted page back in
+//            place and the child runs without uzswap.
+// Takeover needs UZSWAP_FORK_TAKEOVER=1, our first child handler registered and the
+// signal chain owning SIGBUS; otherwise every fork takes the restore path.
+// Restore (the default; also when fork_prepare refuses: the kernel gives no faulting
+// thread id, or a userfaultfd cannot be opened now):
 //   prepare: list the managed VMAs from /proc/self/maps and unmanage each without
 //            discarding: every evicted page is brought back, so the kernel copies
 //            complete memory into the child; parent: manage the same ranges again;
-//   child:   runs without uzswap (engine pointer cleared; its inherited state is never
-//            touched), with no stats file.
+//   child:   runs without uzswap (engine pointer cleared by our first child handler, so
+//            other libraries' child handlers pass straight through; its inherited state
+//            is never touched), with no stats file.
 // What the takeover path leaves open (pages touched in the child before our child handler
 // runs, mm changes racing the fork syscall) is listed in uffd/engine_fork.cpp and
 // docs/engine.md. vfork and posix_spawn do not run these handlers and need nothing: the
@@ -228,14 +230,32 @@ void prepare_engine() {
   restore_for_fork(engine);
 }
 
+// Our prepare's locks (fork_lock, the program's range sets) are held until the child's
+// first handler of ours releases them: the other libraries' child handlers, which run
+// between our two, may mmap, munmap, mlock or start threads, which take them. g_child_*
+// are the child's (single-threaded) record of its first handler.
+bool g_locks_held = false;           // from our prepare to the parent's or child's release
+bool g_child_first_ran = false;      // fork_child_first ran in this child
+Engine* g_child_inherited = nullptr;  // the engine as the child inherited it (set by it)
+
+void release_locks_in_child() {
+  if (!g_locks_held) return;
+  g_locks_held = false;
+  unlock_program_range_sets();
+  own_ranges().unlock_after_fork();
+  pthread_mutex_unlock(&g_fork_lock);  // the child's only thread is the one that locked it
+}
+
 void fork_prepare() {
   coverage_fork_prepare();  // no scan in flight at the fork (its lock comes before fork_lock)
   pthread_mutex_lock(&g_fork_lock);
   prepare_engine();
   lock_program_range_sets();
+  g_locks_held = true;
 }
 
 void fork_parent() {
+  g_locks_held = false;
   unlock_program_range_sets();
   Engine* engine = active_engine();
   if (g_path == ForkPath::Takeover) engine->fork_parent();
@@ -301,13 +321,13 @@ void fork_child() {
   // The child counts its own forks.
   interpose_stats().forks_taken_over.store(0, std::memory_order_relaxed);
   interpose_stats().fork_ranges_restored.store(0, std::memory_order_relaxed);
-  unlock_program_range_sets();
-  own_ranges().unlock_after_fork();
-  Engine* engine = active_engine();
+  Engine* engine = g_child_first_ran ? g_child_inherited : active_engine();
+  g_child_first_ran = false;
+  release_locks_in_child();  // unless the first handler did
   lifecycle_fork_child_detach();  // touches no managed memory; the engine counts from now on
-  // Then at once: until the engine has registered the child's ranges, evicted pages read
-  // as zeros.
-  bool managing = g_path == ForkPath::Takeover && engine->fork_child();
+  // Then at once: until the engine has registered the child's ranges (without the first
+  // handler's transitional phase), evicted pages read as zeros.
+  bool managing = g_path == ForkPath::Takeover && engine != nullptr && engine->fork_child();
   if (!managing) {
     runtime().engine.store(nullptr, std::memory_order_release);
     if (engine != nullptr) close_own_descriptors();
@@ -316,8 +336,6 @@ void fork_child() {
   g_snapshot_count = 0;
   ForkPath path = g_path;
   g_path = ForkPath::None;
-  // The child's only thread is the one that locked it in prepare.
-  pthread_mutex_unlock(&g_fork_lock);
   lifecycle_fork_child(managing ? engine : nullptr);
   end_transition();
   if (path == ForkPath::Restore) UZ_INFO("fork child: running without uzswap (its memory is complete and unmanaged)");
@@ -326,14 +344,19 @@ void fork_child() {
 }  // namespace
 
 void fork_child_first() {
-  if (g_path != ForkPath::Takeover) return;
-  Engine* engine = active_engine();
-  if (engine == nullptr) return;
-  signal_chain_fork_child_reset();  // the hook below runs in the chain's handler
-  // Before any count: until then the counters are the parent's shared stats region.
-  lifecycle_fork_child_detach();
-  // False: the engine wrote every evicted page back and fork_child will say so.
-  if (engine->fork_child_early()) begin_transition();
+  g_child_first_ran = true;
+  Engine* engine = g_child_inherited = active_engine();
+  // The restore path's child runs without uzswap: from now on every interposed call
+  // passes straight through (the inherited engine's descriptor names the parent's).
+  if (g_path == ForkPath::Restore) runtime().engine.store(nullptr, std::memory_order_release);
+  if (g_path == ForkPath::Takeover && engine != nullptr) {
+    signal_chain_fork_child_reset();  // the hook below runs in the chain's handler
+    // Before any count: until then the counters are the parent's shared stats region.
+    lifecycle_fork_child_detach();
+    // False: the engine wrote every evicted page back and fork_child will say so.
+    if (engine->fork_child_early()) begin_transition();
+  }
+  release_locks_in_child();
 }
 
 bool fork_install() {

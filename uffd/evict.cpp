@@ -155,9 +155,26 @@ size_t EngineCore::stage_cold(size_t max_pages) {
       StageResult res = stage_one(cand[i]);
       if (res == StageResult::Staged) ++staged;
       if (res == StageResult::NoSlot) return staged;
+      if (res == StageResult::Busy) make_exclusive_again(cand[i]);
     }
   }
   return staged;
+}
+
+// UFFDIO_MOVE refuses (EBUSY) an anonymous page that is not marked exclusive to this
+// process. Every page present at a fork loses that mark in the parent and gets it back
+// only from a write fault, so after the child has gone, memory the parent never writes
+// again (the cold data) could never be evicted: a program under uzswap that forks once
+// (redis' BGSAVE, a subprocess) kept its whole dataset resident. When the page is mapped
+// by us alone again (pagemap bit 56), MADV_POPULATE_WRITE takes that write fault without
+// writing: the kernel reuses the page, marks it exclusive, copies nothing, and the next
+// round moves it. While a child still maps it, it is left alone: evicting would copy it.
+// Called without map_lock: if the program dropped the page meanwhile, the populate faults
+// like a first touch, which a handler serves (and which must not wait for an event reader
+// blocked on our shared hold).
+void EngineCore::make_exclusive_again(uintptr_t page) {
+  if (!pagemap_.exclusive(page)) return;
+  if (madvise(reinterpret_cast<void*>(page), kPageSize, MADV_POPULATE_WRITE) == 0) UZ_COUNT(evict_unshared);
 }
 
 EngineCore::StageResult EngineCore::stage_one(uintptr_t page) {

@@ -80,6 +80,12 @@ size_t Pagemap::scan_legacy(uintptr_t start, uintptr_t end, size_t max_pages, Ru
   return n;
 }
 
+bool Pagemap::exclusive(uintptr_t page) {
+  uint64_t v = 0;
+  if (fd_ < 0 || pread(fd_, &v, sizeof v, static_cast<off_t>(page / 4096 * sizeof v)) != sizeof v) return false;
+  return (v >> 63 & 1) && (v >> 56 & 1);
+}
+
 size_t Pagemap::count_present(uintptr_t start, uintptr_t end) {
   size_t total = 0;
   present_runs(start, end, ~size_t{0} >> 13, [&](uintptr_t s, uintptr_t e) { total += (e - s) / 4096; });

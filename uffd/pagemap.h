@@ -29,6 +29,10 @@ class Pagemap {
   // Present, non-zero-page pages in [start, end).
   size_t count_present(uintptr_t start, uintptr_t end);
 
+  // True if the page at `page` is present and mapped by this process only (pagemap's
+  // "exclusively mapped" bit 56; no privilege needed).
+  bool exclusive(uintptr_t page);
+
  private:
   struct Run {
     uint64_t start, end;

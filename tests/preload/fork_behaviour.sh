@@ -77,6 +77,13 @@ early)
   grep -Eq 'counters:.*fork_child_early_faults=[1-9]' "$work/uz.err" || { show stderr "$work/uz.err"; fail "the early handler's touches were not served in the transitional phase"; }
   no_stats_left
   ;;
+early_restore)
+  # The same under the default restore path: the early handler's memory calls pass through.
+  require_uffd
+  run_both early UZSWAP_LIMIT=16M UZSWAP_COLD_AGE=1 UZSWAP_SHOW_STATS=1 PROBE_MB=64 PROBE_RSS_MB=80
+  grep -q '0 forks taken over by the child' "$work/uz.err" || { show stderr "$work/uz.err"; fail "the fork took the takeover path"; }
+  no_stats_left
+  ;;
 storm)
   require_uffd
   run_both storm UZSWAP_FORK_TAKEOVER=1 UZSWAP_LIMIT=16M UZSWAP_SHOW_STATS=1 PROBE_MB=8 PROBE_THREADS=3 PROBE_FORKS=8

@@ -19,7 +19,8 @@
 //             page, and writes a word of each page of a second evicted region without
 //             reading it first; the child then checks both regions. Idle FILEs whose heap
 //             page was evicted exist at the fork (glibc's fork resets their locks in the
-//             child before any handler).
+//             child before any handler). The handler also maps, writes and unmaps memory
+//             (calls uzswap interposes).
 //   exec      the parent with evicted memory forks; the child execs this probe in mode
 //             exec-child, which finds nothing of uzswap left (descriptors, threads,
 //             stats file of its pid); the parent then checks its bytes and that no
@@ -191,6 +192,15 @@ void early_child_handler() {
   }
   auto* b = reinterpret_cast<uint64_t*>(g_early_blind);
   for (size_t pg = 0; pg < g_early_len / kPage; ++pg) b[pg * kWords + kWords / 2] = kEarlyMark;
+  // Memory calls uzswap interposes (and manages under its fork lock) from this handler.
+  constexpr size_t kScratch = 4 << 20;
+  void* m = mmap(nullptr, kScratch, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) {
+    g_early_bad += 1;
+    return;
+  }
+  memset(m, 7, kScratch);
+  g_early_bad += munmap(m, kScratch) != 0;
 }
 
 // Pages of [p, p + len) that are not resident.

@@ -3,8 +3,9 @@
 // fork_child, as preload/fork.cpp does from its atfork handlers).
 //
 // Writer threads keep rewriting their pages (each write stamps the first and the last
-// word of a page with the page number and a generation), a reclaim thread keeps evicting
-// under a small limit, and the main thread forks again and again. Each child, which has
+// word of a page with the page number and a generation), a few cold pages are never
+// written again, a reclaim thread keeps evicting under a small limit, and the main
+// thread forks again and again. Each child, which has
 // only the forking thread plus the engine threads it restarts, checks that every page
 // holds a whole stamp of its writer (at most one page per writer caught between its two
 // stores), then evicts pages itself (stage_cold + compress_staged), rewrites them and
@@ -14,6 +15,7 @@
 // checking the pages before fork_child.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 
 #include <atomic>
@@ -30,6 +32,7 @@ namespace uzswap::test {
 namespace {
 
 constexpr size_t kPagesPerWriter = 512;  // 2 MiB each
+constexpr size_t kColdPages = 256;       // after the writers' pages: written once, never again
 constexpr size_t kWriters = 3;
 constexpr size_t kWords = kPage / 8;
 
@@ -49,6 +52,15 @@ size_t torn_pages(const uint64_t* mem, size_t first_page, size_t npages) {
     torn += a != b || (a >> 32) != p;
   }
   return torn;
+}
+
+// Cold pages not resident (evicted) now.
+size_t cold_evicted(const uint64_t* cold) {
+  unsigned char vec[kColdPages];
+  if (mincore(const_cast<uint64_t*>(cold), kColdPages * kPage, vec) != 0) return 0;
+  size_t out = 0;
+  for (unsigned char v : vec) out += !(v & 1);
+  return out;
 }
 
 // The transitional phase of a child (fork_child_early): faults arrive as SIGBUS in the
@@ -74,6 +86,9 @@ int check_in_transitional_phase(Engine* engine, const uint64_t* mem) {
   sigaction(SIGBUS, &sa, &old);
   size_t torn = 0;
   for (size_t w = 0; w < kWriters; ++w) torn += torn_pages(mem, w * kPagesPerWriter, kPagesPerWriter) > 1;
+  // The cold pages are evicted at most forks: they make the phase serve faults.
+  for (size_t p = kWriters * kPagesPerWriter; p < kWriters * kPagesPerWriter + kColdPages; ++p)
+    torn += mem[p * kWords] != stamp(p, 0) || mem[p * kWords + kWords - 1] != stamp(p, 0);
   sigaction(SIGBUS, &old, nullptr);
   if (torn != 0) return 15;
   return 0;
@@ -112,7 +127,7 @@ void run(bool force_copy, bool early) {
   cfg.limit_bytes = 2 << 20;  // below the data: the reclaim thread evicts all the time
   cfg.stage_seconds = 0;
   UZ_START_ENGINE(engine, cfg);
-  const size_t npages = kWriters * kPagesPerWriter;
+  const size_t npages = kWriters * kPagesPerWriter + kColdPages;
   auto* mem = static_cast<uint64_t*>(map_anon(npages * kPage));
   ASSERT_NE(mem, nullptr);
   ASSERT_TRUE(engine->manage(mem, npages * kPage));
@@ -133,6 +148,11 @@ void run(bool force_copy, bool early) {
       }
     });
 
+  // The cold pages are evicted before the first fork and, untouched by the parent, stay so.
+  const auto cold_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (cold_evicted(mem + kWriters * kPagesPerWriter * kWords) < kColdPages / 2 &&
+         std::chrono::steady_clock::now() < cold_deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   const double seconds = stress_seconds() < 5 ? stress_seconds() : 5;
   const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
   size_t forks = 0, failed = 0, taken_over = 0, early_served = 0;
@@ -162,8 +182,8 @@ void run(bool force_copy, bool early) {
   if (early) {
     EXPECT_GT(early_served, 0u) << "no child served a fault in its transitional phase";
   }
-  fprintf(stderr, "%zu forks, %zu children took the engine over; parked faults %llu, held events %llu\n", forks,
-          taken_over, static_cast<unsigned long long>(counter_read(Counter::fork_parked_faults)),
+  fprintf(stderr, "%zu forks, %zu children took the engine over (%zu served faults in their transitional phase); "
+          "parked faults %llu, held events %llu\n", forks, taken_over, early_served, static_cast<unsigned long long>(counter_read(Counter::fork_parked_faults)),
           static_cast<unsigned long long>(counter_read(Counter::fork_held_events)));
 }
 
