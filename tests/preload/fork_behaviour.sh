@@ -32,6 +32,9 @@ require_uffd() {
   fi
 }
 
+# expect_err REGEX MESSAGE: uzswap's stderr matches REGEX, else the test fails with MESSAGE.
+expect_err() { grep -Eq -- "$1" "$work/uz.err" || { show stderr "$work/uz.err"; fail "$2"; }; }
+
 no_stats_left() {
   [ -z "$(ls -A "$work" | grep '^uzswap\.')" ] || { ls -l "$work" >&2; fail "a stats file outlived its process"; }
 }
@@ -43,7 +46,7 @@ takeover)
   # a resident set of at most 96 MiB proves that it evicts under its own limit.
   run_both takeover UZSWAP_FORK_TAKEOVER=1 UZSWAP_LIMIT=16M UZSWAP_SHOW_STATS=1 PROBE_MB=64 PROBE_RSS_MB=40 \
     PROBE_CHILD_RSS_MB=96 PROBE_EXPECT_STATS=1
-  grep -q '1 forks taken over by the child' "$work/uz.err" || { show stderr "$work/uz.err"; fail "the fork did not take the takeover path"; }
+  expect_err '1 forks taken over by the child' "the fork did not take the takeover path"
   # Two summaries with fork_child_restarted: the child's and its grandchild's.
   [ "$(grep -c 'counters:.*fork_child_restarted=1' "$work/uz.err")" = 2 ] || { show stderr "$work/uz.err"; fail "no summary of the child or the grandchild"; }
   grep 'counters:.*fork_child_restarted=1' "$work/uz.err" | grep -Eq 'evict_staged=[1-9]' || { show stderr "$work/uz.err"; fail "the child did not evict"; }
@@ -66,29 +69,29 @@ takeover_no_ptrace)
   eff=$($probe_wrap awk '/^CapEff/ {print $2}' /proc/self/status)
   (( (16#$eff >> 19) & 1 )) && fail "setpriv left CAP_SYS_PTRACE in place ($eff)"
   run_both takeover UZSWAP_FORK_TAKEOVER=1 UZSWAP_LIMIT=16M UZSWAP_SHOW_STATS=1 PROBE_MB=64 PROBE_RSS_MB=40 PROBE_CHILD_RSS_MB=96
-  grep -q '1 forks taken over by the child' "$work/uz.err" || { show stderr "$work/uz.err"; fail "the fork did not take the takeover path"; }
+  expect_err '1 forks taken over by the child' "the fork did not take the takeover path"
   [ "$(grep -c 'counters:.*fork_child_restarted=1' "$work/uz.err")" = 2 ] || { show stderr "$work/uz.err"; fail "the child or the grandchild did not take uzswap over"; }
   no_stats_left
   ;;
 early)
   require_uffd
   run_both early UZSWAP_FORK_TAKEOVER=1 UZSWAP_LIMIT=16M UZSWAP_COLD_AGE=1 UZSWAP_SHOW_STATS=1 PROBE_MB=64 PROBE_RSS_MB=80
-  grep -q '1 forks taken over by the child' "$work/uz.err" || { show stderr "$work/uz.err"; fail "the fork did not take the takeover path"; }
-  grep -Eq 'counters:.*fork_child_early_faults=[1-9]' "$work/uz.err" || { show stderr "$work/uz.err"; fail "the early handler's touches were not served in the transitional phase"; }
+  expect_err '1 forks taken over by the child' "the fork did not take the takeover path"
+  expect_err 'counters:.*fork_child_early_faults=[1-9]' "the early handler's touches were not served in the transitional phase"
   no_stats_left
   ;;
 early_restore)
   # The same under the default restore path: the early handler's memory calls pass through.
   require_uffd
   run_both early UZSWAP_LIMIT=16M UZSWAP_COLD_AGE=1 UZSWAP_SHOW_STATS=1 PROBE_MB=64 PROBE_RSS_MB=80
-  grep -q '0 forks taken over by the child' "$work/uz.err" || { show stderr "$work/uz.err"; fail "the fork took the takeover path"; }
+  expect_err '0 forks taken over by the child' "the fork took the takeover path"
   no_stats_left
   ;;
 storm)
   require_uffd
   run_both storm UZSWAP_FORK_TAKEOVER=1 UZSWAP_LIMIT=16M UZSWAP_SHOW_STATS=1 PROBE_MB=8 PROBE_THREADS=3 PROBE_FORKS=8
-  grep -Eq 'counters:.*fork_quiesced=8' "$work/uz.err" || { show stderr "$work/uz.err"; fail "not every fork took the takeover path"; }
-  grep -Eq 'counters:.*evict_staged=[1-9]' "$work/uz.err" || { show stderr "$work/uz.err"; fail "nothing was evicted during the storm"; }
+  expect_err 'counters:.*fork_quiesced=8' "not every fork took the takeover path"
+  expect_err 'counters:.*evict_staged=[1-9]' "nothing was evicted during the storm"
   no_stats_left
   ;;
 exec)
