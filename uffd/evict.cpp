@@ -113,6 +113,10 @@ constexpr int kMaxWalksPerBatch = 256;  // page-budgeted walks per batch (8K pag
 size_t EngineCore::stage_cold(size_t max_pages) {
   size_t staged = 0;
   uintptr_t cand[32];
+  // At most two laps of the clock per call (the second for pages given a second chance in
+  // the first): pages that are candidates every time round but never staged (refused by
+  // the kernel) must not keep the reclaim thread here for good.
+  int wraps = 0;
   while (staged < max_pages) {
     size_t want = max_pages - staged < 32 ? max_pages - staged : 32;
     size_t n = 0;
@@ -120,7 +124,6 @@ size_t EngineCore::stage_cold(size_t max_pages) {
       LockGuard<SpinLock> h(hand_lock_);
       SharedGuard g(map_lock_);
       uintptr_t a = hand_;
-      int wraps = 0;
       int walks = 0;
       while (n < want) {
         Range* r = ranges_.lower_bound(a);
