@@ -108,15 +108,9 @@ void EngineCore::wait_while_loading(AtomicEntry& e, uint32_t slot) {
   while (e.load(std::memory_order_acquire) == loading) b.pause();
 }
 
-constexpr int kMaxWalksPerBatch = 256;  // page-budgeted walks per batch (8K pages at 32)
-
 size_t EngineCore::stage_cold(size_t max_pages) {
   size_t staged = 0;
   uintptr_t cand[32];
-  // At most two laps of the clock per call (the second for pages given a second chance in
-  // the first): pages that are candidates every time round but never staged (refused by
-  // the kernel) must not keep the reclaim thread here for good.
-  int wraps = 0;
   while (staged < max_pages) {
     size_t want = max_pages - staged < 32 ? max_pages - staged : 32;
     size_t n = 0;
@@ -124,7 +118,7 @@ size_t EngineCore::stage_cold(size_t max_pages) {
       LockGuard<SpinLock> h(hand_lock_);
       SharedGuard g(map_lock_);
       uintptr_t a = hand_;
-      int walks = 0;
+      int wraps = 0;
       while (n < want) {
         Range* r = ranges_.lower_bound(a);
         if (r == nullptr) {
@@ -137,7 +131,6 @@ size_t EngineCore::stage_cold(size_t max_pages) {
           a = r->end();
           continue;
         }
-        const uintptr_t before = a;
         a = pagemap_.present_runs(a, r->end(), want - n, [&](uintptr_t s, uintptr_t e) {
           for (uintptr_t p = s; p < e && n < want; p += kPageSize) {
             AtomicEntry& en = r->entries[r->index_of(p)];
@@ -152,14 +145,7 @@ size_t EngineCore::stage_cold(size_t max_pages) {
             cand[n++] = p;
           }
         });
-        if (n < want && a < r->end()) {
-          // The walk stopped at its page budget with too few candidates (pages on their
-          // second chance are walked but not taken): walk on from there. Breaking here
-          // would make a region of Hot/Poor pages, such as all of a process's pages after
-          // a fork, cost a reclaim tick per batch. An error leaves `a` where it was.
-          if (a > before && ++walks < kMaxWalksPerBatch) continue;
-          break;
-        }
+        if (n < want && a < r->end()) break;  // scan error: try again next round
         if (a >= r->end()) a = r->end();
       }
       hand_ = a;
