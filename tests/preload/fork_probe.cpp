@@ -45,6 +45,7 @@
 #include <vector>
 
 #include "exec_leftovers.h"
+#include "probe_rss.h"
 
 namespace {
 
@@ -88,15 +89,7 @@ char* map_anon(size_t len) {
   return static_cast<char*>(p);
 }
 
-size_t rss_kib() {
-  FILE* f = fopen("/proc/self/status", "r");
-  char line[256];
-  size_t kib = 0;
-  while (f && fgets(line, sizeof line, f))
-    if (strncmp(line, "VmRSS:", 6) == 0) kib = strtoull(line + 6, nullptr, 10);
-  if (f) fclose(f);
-  return kib;
-}
+using uzswap::test::rss_kib;
 
 // Waits until the resident set is at most `mib` (proof that uzswap evicts); 0: no wait.
 void wait_evicted(size_t mib, const char* who) {

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "exec_leftovers.h"
+#include "probe_rss.h"
 
 namespace {
 
@@ -67,15 +68,7 @@ size_t count_zero_words(const char* p, size_t len) {
   return nonzero;
 }
 
-size_t rss_kib() {
-  FILE* f = fopen("/proc/self/status", "r");
-  char line[256];
-  size_t kib = 0;
-  while (f && fgets(line, sizeof line, f))
-    if (strncmp(line, "VmRSS:", 6) == 0) kib = strtoull(line + 6, nullptr, 10);
-  if (f) fclose(f);
-  return kib;
-}
+using uzswap::test::rss_kib;
 
 [[noreturn]] void fail(const char* what) {
   fprintf(stderr, "probe: FAIL: %s\n", what);
