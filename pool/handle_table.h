@@ -20,6 +20,8 @@
 #include <cstdint>
 
 #include "pool/pool.h"
+#include <new>
+
 #include "pool/spin_lock.h"
 
 namespace uzswap::pool {
@@ -57,6 +59,8 @@ class HandleTable {
   // One past the highest slot ever handed out.
   size_t high_water() const { return high_water_.load(std::memory_order_acquire); }
   size_t metadata_bytes() const;
+  // Fork child, single-threaded: the free-list lock free.
+  void reset_locks_after_fork() { new (&free_lock_) SpinLock(); }
 
  private:
   std::atomic<uint64_t>* slots_ = nullptr;

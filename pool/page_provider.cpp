@@ -116,6 +116,8 @@ class MmapProvider final : public PageProvider {
     return n;
   }
 
+  void reset_locks_after_fork() override { new (&mu_) std::mutex(); }
+
   ProviderStats stats() const override {
     ProviderStats s{};
     s.pages_used = pages_used_.load(std::memory_order_relaxed);

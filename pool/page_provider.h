@@ -51,6 +51,8 @@ class PageProvider {
   virtual size_t chunk_pages(size_t chunk, void** out) const = 0;
 
   virtual ProviderStats stats() const = 0;
+  // In a fork child, single-threaded: the provider's locks become free (Pool's own).
+  virtual void reset_locks_after_fork() = 0;
 };
 
 // The default provider over a reservation of `reserve_bytes` of address space (rounded

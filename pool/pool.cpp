@@ -103,6 +103,13 @@ void PoolImpl::set_limit(size_t limit_bytes) {
   limit_pages_.store(pages, std::memory_order_relaxed);
 }
 
+void PoolImpl::reset_locks_after_fork() {
+  for (ClassState& cs : class_state_) new (&cs.lock) std::mutex();
+  zspages_.reset_locks_after_fork();
+  handles_.reset_locks_after_fork();
+  provider_->reset_locks_after_fork();
+}
+
 Handle PoolImpl::alloc(size_t size, AllocError* error) {
   if (size == 0 || size > kPageSize) {
     if (error) *error = AllocError::TooLarge;

@@ -124,6 +124,13 @@ class Pool {
   // Bytes the pool costs the process: backing pages + metadata (the footprint share).
   virtual size_t footprint_bytes() = 0;
   virtual void set_limit(size_t limit_bytes) = 0;
+
+  // In a fork child, single-threaded, before any other call: every lock of the pool
+  // becomes free (a lock copied while a thread of the parent held it would stay held:
+  // a stats walk holds a class lock, a mapping holds its zspage's lock shared). Only
+  // sound if no pool edit was in progress at the fork; the engine defers its frees while
+  // a fork may happen (uffd/engine_fork.cpp) and allocates only from paused threads.
+  virtual void reset_locks_after_fork() = 0;
 };
 
 }  // namespace uzswap::pool

@@ -53,6 +53,7 @@ class PoolImpl final : public Pool {
   ClassStats class_stats(size_t class_index) override;
   size_t footprint_bytes() override;
   void set_limit(size_t limit_bytes) override;
+  void reset_locks_after_fork() override;
 
   const ClassTable& classes() const { return classes_; }
 

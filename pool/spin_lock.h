@@ -66,6 +66,10 @@ class ZspageLock {
   }
   void write_unlock() { word_.store(0, std::memory_order_release); }
   bool write_locked() const { return word_.load(std::memory_order_relaxed) & kWriter; }
+  // A fork child's copy, single-threaded: no holder exists (Pool::reset_locks_after_fork).
+  void reset_after_fork() {
+    if (word_.load(std::memory_order_relaxed) != 0) word_.store(0, std::memory_order_relaxed);  // no copy-on-write otherwise
+  }
 
  private:
   std::atomic<uint32_t> word_{0};

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <mutex>
+#include <new>
 
 #include "pool/os_memory.h"
 
@@ -77,6 +78,11 @@ void ZspageTable::free(uint32_t index) {
   std::lock_guard lk(free_lock_);
   table_[index].next = free_head_;
   free_head_ = index;
+}
+
+void ZspageTable::reset_locks_after_fork() {
+  new (&free_lock_) SpinLock();
+  for (size_t i = 1; i < high_water(); ++i) table_[i].lock.reset_after_fork();
 }
 
 size_t ZspageTable::metadata_bytes() const {

@@ -126,6 +126,8 @@ class ZspageTable {
   }
   size_t high_water() const { return high_water_.load(std::memory_order_acquire); }
   size_t metadata_bytes() const;
+  // Fork child, single-threaded: the free-list lock and every descriptor's lock free.
+  void reset_locks_after_fork();
 
  private:
   Zspage* table_ = nullptr;

@@ -203,10 +203,23 @@ void coverage_start(Engine* engine) {
   start_scan_thread(engine);
 }
 
-void coverage_fork_prepare() { pthread_mutex_lock(&g_scan_lock); }
-void coverage_fork_parent() { pthread_mutex_unlock(&g_scan_lock); }
+// g_fork_holds_scan: from our prepare to the release, in the parent or in the child's
+// first handler (other libraries' child handlers may mlockall, which scans).
+bool g_fork_holds_scan = false;
+
+void coverage_fork_prepare() {
+  pthread_mutex_lock(&g_scan_lock);
+  g_fork_holds_scan = true;
+}
+
+void coverage_fork_parent() {
+  if (!g_fork_holds_scan) return;
+  g_fork_holds_scan = false;
+  pthread_mutex_unlock(&g_scan_lock);
+}
 
 void coverage_fork_child(Engine* engine) {
+  g_fork_holds_scan = false;
   pthread_mutex_init(&g_scan_lock, nullptr);
   if (runtime().options.coverage) start_scan_thread(engine);
 }

@@ -33,7 +33,9 @@ void coverage_start(Engine* engine);
 // scan runs).
 void coverage_fork_child(Engine* engine);
 // Around fork (prepare / parent): no scan is in flight at the fork, so the child's copy of
-// the scan's state (its snapshot, uzswap's own range set) is consistent.
+// the scan's state (its snapshot, uzswap's own range set) is consistent. The release
+// (coverage_fork_parent) is also called by the child's first handler, and does nothing
+// when the lock was already released.
 void coverage_fork_prepare();
 void coverage_fork_parent();
 // One scan now (also used by tests through the thread's cadence).

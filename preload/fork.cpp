@@ -357,6 +357,7 @@ void fork_child_first() {
     if (engine->fork_child_early()) begin_transition();
   }
   release_locks_in_child();
+  coverage_fork_parent();  // the scan lock too: a child handler may mlockall (the forking thread took it)
 }
 
 bool fork_install() {

@@ -11,8 +11,10 @@
 //   parked_    first-touch faults held back by the throttle (parked_faults.h, throttle.cpp);
 //              estimate_ the cheap footprint estimate it reads (policy/throttle.h)
 //   fork_gate  keeps handlers out of mid-resolution states at a fork (fork_gate.h); with
-//              held_/fork_parked_ (events read and faults parked while it is closed, used
-//              under read_mutex only) and spare_fd_ (engine_fork.cpp)
+//              held_/fork_parked_ (events read and faults parked while it is closed),
+//              deferred_ (pool frees and slot releases put off while it is closed) and
+//              resolving_page_ (the one resolution a fork may catch), all used under
+//              read_mutex only, and spare_fd_ (engine_fork.cpp)
 //
 // Lock order (outermost first):
 //   read_mutex -> map_lock (announced / exclusive) -> staging lock -> MetaHeap lock
@@ -196,7 +198,22 @@ class EngineCore final : public Engine, public policy::Mechanics {
   // One message through the closed-gate protocol (fork_gate.h); false if none was taken.
   bool take_message_gate_closed(uffd_msg& msg, Scratch& s);
 
-  // engine_fork.cpp (held_/fork_parked_ under read_mutex_)
+  // engine_fork.cpp (held_/fork_parked_/deferred_ under read_mutex_)
+  void resolve_forking_thread_fault(const uffd_msg& msg, Scratch& s);
+  void resolve_fault_gate_closed(const uffd_msg& msg, Scratch& s);
+  bool may_resolve_gate_closed(uintptr_t page) const;
+  bool held_event_covers(uintptr_t page) const;
+  void begin_closed_resolution(uintptr_t page);
+  void end_closed_resolution();
+  // A pool object or staging slot a resolution or an event leaves behind: released now,
+  // or, while a fork may happen (defer_releases_), noted and released after it, in the
+  // parent and in the child's copy: a pool free or slot release the fork caught half
+  // done would leave the child's pool or staging lists corrupt.
+  void release_handle(pool::Handle h);
+  void release_slot(uint32_t slot, bool clean);
+  void run_deferred_releases();
+  bool release_is_deferred(uint64_t record) const;
+  void release_entry_resources(Entry before);
   void hold_event(const uffd_msg& msg);
   void apply_held_events();            // map_lock exclusive
   void park_for_fork(uintptr_t page);
@@ -221,10 +238,15 @@ class EngineCore final : public Engine, public policy::Mechanics {
   uintptr_t* fork_parked_ = nullptr;  // kParkedFaults, mmap'd
   size_t nfork_parked_ = 0;
   int spare_fd_ = -1;
-  // The forking thread's fault being resolved while the gate is closed (0: none), and its
-  // entry before: what a child repairs if the fork caught that resolution (engine_fork.cpp).
+  // The fault being resolved while the gate is closed (0: none), and its entry before:
+  // what a child repairs if the fork caught that resolution (engine_fork.cpp).
   uintptr_t resolving_page_ = 0;
   Entry resolving_before_ = 0;
+  static constexpr size_t kDeferredReleases = 4096;
+  uint64_t* deferred_ = nullptr;  // kDeferredReleases records (engine_fork.cpp), mmap'd
+  size_t ndeferred_ = 0;
+  std::atomic<bool> defer_releases_{false};
+  static size_t fork_mem_bytes();
 
   EngineConfig cfg_;
   UffdFile uffd_;

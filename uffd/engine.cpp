@@ -48,6 +48,11 @@ void Engine::destroy(Engine* engine) {
 
 namespace uffd {
 
+// held_, fork_parked_ and deferred_, in one mapping (engine_fork.cpp).
+size_t EngineCore::fork_mem_bytes() {
+  return kHeldEvents * sizeof(uffd_msg) + kParkedFaults * sizeof(uintptr_t) + kDeferredReleases * sizeof(uint64_t);
+}
+
 // A handler's first call into the compression library would go through a lazily bound
 // PLT slot of that library: the dynamic loader then reads its link maps, which live in the
 // program's heap, which may be managed and evicted. A handler faulting on managed memory
@@ -90,11 +95,11 @@ bool EngineCore::init(const EngineConfig& config, EngineStartResult* result) {
                                             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
   reclaim_scratch_ = static_cast<Scratch*>(mmap(nullptr, sizeof(Scratch) * policy::Reclaimer::kMaxThreads,
                                                 PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
-  void* fork_mem = mmap(nullptr, kHeldEvents * sizeof(uffd_msg) + kParkedFaults * sizeof(uintptr_t),
-                        PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  void* fork_mem = mmap(nullptr, fork_mem_bytes(), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (fork_mem != MAP_FAILED) {
     held_ = static_cast<uffd_msg*>(fork_mem);
     fork_parked_ = reinterpret_cast<uintptr_t*>(held_ + kHeldEvents);
+    deferred_ = reinterpret_cast<uint64_t*>(fork_parked_ + kParkedFaults);
   }
   if (range_buf_ == MAP_FAILED || reclaim_scratch_ == MAP_FAILED || !stop_scratch_.init()) {
     range_buf_ = nullptr;
@@ -152,7 +157,7 @@ EngineCore::~EngineCore() {
     munmap(reclaim_scratch_, sizeof(Scratch) * policy::Reclaimer::kMaxThreads);
   }
   if (range_buf_) munmap(range_buf_, kMaxRanges * 2 * sizeof(uintptr_t));
-  if (held_) munmap(held_, kHeldEvents * sizeof(uffd_msg) + kParkedFaults * sizeof(uintptr_t));
+  if (held_) munmap(held_, fork_mem_bytes());
 }
 
 // msync(MS_ASYNC) on private anonymous memory does nothing but walk the VMAs of the

@@ -23,27 +23,31 @@
 //        malloc heap and thread stacks the coverage scan manages) blocked in its BGSAVE
 //        child on an evicted descriptor of glibc's thread stack cache;
 //     3. close the fork gate (fork_gate.h): messages in flight are finished; from now on
-//        only the forking thread's faults are resolved (each completes before that thread
-//        can go on to the fork syscall), other faults are parked, events are held.
+//        one resolution at a time, the forking thread's complete before that thread can
+//        go on to the fork syscall; other threads' may be caught by the fork: their pool
+//        frees and slot releases are deferred (deferred_), and resolving_page_ names the
+//        one in flight; events are held, faults on pages they concern parked.
 //     manage/unmanage are kept out by the caller's fork_lock.
-//   fork_parent: close the spare; apply the held events; open the gate; wake the parked
-//     faults (they fault again and are served); resume reclaim.
+//   fork_parent: close the spare; apply the held events and the deferred releases; open
+//     the gate; wake the parked faults (they fault again and are served); resume reclaim.
 //   fork_child_early (single-threaded, the child's first atfork child handler: preload
 //     registers it before anyone else's, so it runs before other libraries' child
 //     handlers, which may touch memory evicted at the fork; jemalloc's resets fields of
 //     its arenas that its prepare handler never touched):
-//     1. reset every lock of the engine (a lock copied while held by a thread of the
-//        parent would stay held: the stats publisher or the coverage scan may have been
-//        measuring) and the gate; close the spare; reopen /proc/self/pagemap (the
-//        inherited one reads the parent's);
+//     1. reset every lock of the engine and of the pool (a lock copied while held by a
+//        thread of the parent would stay held: the stats publisher or the coverage scan
+//        may have been measuring, a handler may have had a pool object mapped) and the
+//        gate; close the spare; reopen /proc/self/pagemap (the inherited one reads the
+//        parent's);
 //     2. close the inherited userfaultfd (it names the parent's context: never read it)
 //        and open a transitional one: no events, UFFD_FEATURE_SIGBUS (no thread of ours
 //        can run yet: starting one needs malloc, whose locks other libraries' handlers
 //        have not released);
-//     3. register the staging area (MOVE mode) and every managed range (MISSING only);
-//        apply the events the parent held at the fork (our copy of them); a range (or
-//        part) that cannot be registered any more (unmapped by an event we never saw)
-//        is cut.
+//     3. register the staging area (MOVE mode); repair the resolution the fork caught,
+//        if any (repair_interrupted_resolution); apply the events the parent held at the
+//        fork and the deferred releases (our copies of them); register every managed
+//        range (MISSING only); a range (or part) that cannot be registered any more
+//        (unmapped by an event we never saw) is cut.
 //     From here to fork_child, a touch of an evicted page raises SIGBUS in the touching
 //     thread; preload's signal chain hands it to fork_child_fault, which resolves the
 //     page in that thread (transitional state: in_transition_).
@@ -77,9 +81,10 @@
 //     a touch of evicted memory there would block the child for good. Step 2b makes what
 //     it touches present as far as we know glibc (2.36: the DTV calloc, the thread lists'
 //     heads, which are the forking thread's own descriptor); another libc could differ.
-//   - A signal that frees the forking thread from a fault we are resolving while the gate
-//     is closed lets the fork happen mid-resolution; the child repairs that one entry
-//     (resolving_page_), possibly leaking one pool object or staging slot of its copy.
+//   - A fault of a thread other than the forking one, on a page a held event concerns,
+//     is parked until the fork is over: if that thread holds a lock the fork needs, the
+//     fork waits for ever. It takes an mm change during the fork window, then a fault on
+//     the same pages with a lock of glibc's fork held.
 //
 // Lock order: read_mutex -> map_lock, as everywhere (core.h). fork_prepare takes no
 // engine lock itself; the gate's closed protocol runs under read_mutex.
@@ -137,6 +142,7 @@ bool EngineCore::fork_prepare() {
   reclaimer_.pause();
   warm_thread_creation();
   fork_gate_.close(current_tid());
+  defer_releases_.store(true, std::memory_order_relaxed);  // only closed-gate handlers run now
   UZ_COUNT(fork_quiesced);
   return true;
 }
@@ -146,13 +152,146 @@ void EngineCore::fork_parent() {
   spare_fd_ = -1;
   {
     LockGuard<SpinLock> rm(read_mutex_);
+    defer_releases_.store(false, std::memory_order_relaxed);
     map_lock_.lock_exclusive();
     apply_held_events();
     map_lock_.unlock_exclusive();
+    run_deferred_releases();
     fork_gate_.open();
     wake_fork_parked();
   }
   reclaimer_.resume();
+}
+
+// The closed-gate protocol (fork_gate.h), under read_mutex_ with map_lock announced.
+//
+// The forking thread: blocked in this fault until our wake, which comes last, so the fork
+// cannot happen in the middle (a signal that frees it early: the child repairs).
+void EngineCore::resolve_forking_thread_fault(const uffd_msg& msg, Scratch& s) {
+  map_lock_.drain();
+  apply_held_events();
+  map_lock_.withdraw();
+  const uintptr_t page = msg.arg.pagefault.address & ~(kPageSize - 1);
+  begin_closed_resolution(page);
+  UffdFile::defer_wakes(true);
+  if (staging_.contains(page)) {
+    handle_message(msg, s);
+  } else {
+    s.may_park = false;  // never throttled: the fork waits for this thread
+    s.write = msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE;
+    resolve_and_wake(page, msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP, s, now_ns());
+  }
+  UffdFile::defer_wakes(false);
+  end_closed_resolution();
+  uffd_.wake_now(page, kPageSize);
+}
+
+// Another thread's fault: served, not parked, because that thread may hold a lock the
+// forking thread takes after our prepare handler (glibc's malloc arena and stdio list
+// locks): parking it would deadlock the fork. The fork may now happen in the middle of
+// this resolution: it is the only one in flight (read_mutex_ is held throughout), the
+// pool and staging releases it ends with are deferred, and resolving_page_ tells the
+// child which entry to repair.
+void EngineCore::resolve_fault_gate_closed(const uffd_msg& msg, Scratch& s) {
+  map_lock_.withdraw();
+  const uintptr_t page = msg.arg.pagefault.address & ~(kPageSize - 1);
+  begin_closed_resolution(page);
+  s.may_park = false;  // the throttle's parked faults are served only with the gate open
+  s.write = msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE;
+  resolve_and_wake(page, msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP, s, now_ns());
+  end_closed_resolution();
+  UZ_COUNT(fork_served_faults);
+}
+
+// A fault of another thread is parked instead when the events held so far concern its
+// page (our table does not show them yet; applying them is a multi-step table edit the
+// fork must not catch half done), or when a release might not fit the deferred list.
+bool EngineCore::may_resolve_gate_closed(uintptr_t page) const {
+  return !staging_.contains(page) && ndeferred_ + 1 < kDeferredReleases && !held_event_covers(page);
+}
+
+bool EngineCore::held_event_covers(uintptr_t page) const {
+  for (size_t i = 0; i < nheld_; ++i) {
+    const uffd_msg& m = held_[i];
+    switch (m.event) {
+      case UFFD_EVENT_REMOVE:
+      case UFFD_EVENT_UNMAP:
+        if (page >= m.arg.remove.start && page < m.arg.remove.end) return true;
+        break;
+      case UFFD_EVENT_REMAP:
+        if (page >= m.arg.remap.from && page - m.arg.remap.from < m.arg.remap.len) return true;
+        if (page >= m.arg.remap.to && page - m.arg.remap.to < m.arg.remap.len) return true;
+        break;
+      default:
+        return true;  // not requested: assume the worst
+    }
+  }
+  return false;
+}
+
+void EngineCore::begin_closed_resolution(uintptr_t page) {
+  resolving_before_ = 0;
+  {
+    SharedGuard g(map_lock_);
+    if (Range* r = ranges_.find(page)) resolving_before_ = r->entries[r->index_of(page)].load(std::memory_order_acquire);
+  }
+  __atomic_store_n(&resolving_page_, page, __ATOMIC_SEQ_CST);
+}
+
+void EngineCore::end_closed_resolution() { __atomic_store_n(&resolving_page_, 0, __ATOMIC_SEQ_CST); }
+
+// Records: a pool handle (kind 0) or a staging slot, clean (1) or dirty (2).
+namespace {
+constexpr uint64_t kReleaseHandle = 0, kReleaseSlotClean = 1, kReleaseSlotDirty = 2;
+uint64_t release_record(uint64_t value, uint64_t kind) { return value << 2 | kind; }
+}  // namespace
+
+void EngineCore::release_handle(pool::Handle h) {
+  if (defer_releases_.load(std::memory_order_relaxed) && ndeferred_ < kDeferredReleases) {
+    deferred_[ndeferred_] = release_record(h, kReleaseHandle);
+    __atomic_store_n(&ndeferred_, ndeferred_ + 1, __ATOMIC_RELEASE);  // after the record: a fork sees whole records
+    return;
+  }
+  pool_->free(h);
+}
+
+void EngineCore::release_slot(uint32_t slot, bool clean) {
+  if (defer_releases_.load(std::memory_order_relaxed) && ndeferred_ < kDeferredReleases) {
+    deferred_[ndeferred_] = release_record(slot, clean ? kReleaseSlotClean : kReleaseSlotDirty);
+    __atomic_store_n(&ndeferred_, ndeferred_ + 1, __ATOMIC_RELEASE);
+    return;
+  }
+  if (clean) {
+    staging_.release_clean(slot);
+  } else {
+    staging_.release_dirty(slot);
+  }
+}
+
+bool EngineCore::release_is_deferred(uint64_t record) const {
+  for (size_t i = 0; i < ndeferred_; ++i)
+    if (deferred_[i] == record) return true;
+  return false;
+}
+
+// Under read_mutex_ (parent) or single-threaded (child), with defer_releases_ off.
+void EngineCore::run_deferred_releases() {
+  const size_t n = ndeferred_;
+  ndeferred_ = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const uint64_t value = deferred_[i] >> 2;
+    switch (deferred_[i] & 3) {
+      case kReleaseHandle:
+        pool_->free(value);
+        break;
+      case kReleaseSlotClean:
+        staging_.release_clean(static_cast<uint32_t>(value));
+        break;
+      default:
+        staging_.release_dirty(static_cast<uint32_t>(value));
+        break;
+    }
+  }
 }
 
 // Under read_mutex_, with map_lock announced (the reader's protocol).
@@ -195,15 +334,41 @@ void EngineCore::reset_locks_after_fork() {
   reinit(hand_lock_);
   reinit(unmanage_lock_);
   reinit(measure_lock_);
+  pool_->reset_locks_after_fork();
+  defer_releases_.store(false, std::memory_order_relaxed);
   fork_gate_.reset();
   nfork_parked_ = 0;
   parked_.forget_after_fork();  // the throttle's: faults of the parent's threads
   stopping_.store(false, std::memory_order_relaxed);
 }
 
-// The forking thread's fault that was being resolved at the fork (only possible if a
-// signal freed that thread from the fault early; see fork_gate.h): put its entry in a
-// stable state that matches the child's page.
+// The pool object, slot or count an entry held before a resolution put its page back.
+void EngineCore::release_entry_resources(Entry before) {
+  switch (entry_state(before)) {
+    case PageState::Stored: {
+      pool::Handle h = entry_payload(before);
+      compressed_bytes_.fetch_sub(pool_->object_size(h), std::memory_order_relaxed);
+      stored_pages_.fetch_sub(1, std::memory_order_relaxed);
+      release_handle(h);
+      break;
+    }
+    case PageState::Staged:
+      release_slot(static_cast<uint32_t>(entry_payload(before)), /*clean=*/false);  // a zap of an empty slot is harmless
+      break;
+    case PageState::SameFilled:
+      same_filled_pages_.fetch_sub(1, std::memory_order_relaxed);
+      break;
+    default:
+      break;
+  }
+}
+
+// In the child, single-threaded, before the held events are applied (the resolution
+// concerned no page of theirs: may_resolve_gate_closed, or applied before it): the
+// resolution a fork caught (resolving_page_) is finished or undone in our copy, by what
+// the child's page shows. Resolutions release their pool object or slot after leaving
+// Loading, and only into the deferred list, so the child's pool and staging lists are
+// whole; at worst a count is off by one.
 void EngineCore::repair_interrupted_resolution() {
   const uintptr_t page = resolving_page_;
   resolving_page_ = 0;
@@ -211,10 +376,24 @@ void EngineCore::repair_interrupted_resolution() {
   Range* r = ranges_.find(page);
   if (r == nullptr) return;
   size_t idx = r->index_of(page);
-  if (entry_state(r->entries[idx].load(std::memory_order_acquire)) != PageState::Loading) return;
-  UZ_WARN("fork: the child copied a fault resolution in progress (page %#lx); repaired",
-          static_cast<unsigned long>(page));
-  PageState before = entry_state(resolving_before_);
+  const Entry now = r->entries[idx].load(std::memory_order_acquire);
+  const PageState before = entry_state(resolving_before_);
+  if (entry_state(now) != PageState::Loading) {
+    // Finished before the fork, or not begun. Finished, its release may not have been
+    // noted yet: the child releases that one itself.
+    if (entry_state(now) != PageState::Absent) return;
+    const uint64_t payload = entry_payload(resolving_before_);
+    if (before == PageState::Stored && pool_->object_size(payload) > 0 && !release_is_deferred(payload << 2)) {
+      release_handle(payload);
+      UZ_COUNT(fork_child_repaired);
+    } else if (before == PageState::Staged && staging_.state(static_cast<uint32_t>(payload)) == SlotState::InUse &&
+               !release_is_deferred(payload << 2 | 1) && !release_is_deferred(payload << 2 | 2)) {
+      release_slot(static_cast<uint32_t>(payload), /*clean=*/false);
+      UZ_COUNT(fork_child_repaired);
+    }
+    return;
+  }
+  UZ_COUNT(fork_child_repaired);
   if (before == PageState::Absent || before == PageState::Zapping) {
     // A zero run: its claimed entries were Absent/Zapping; Absent fits either outcome.
     size_t last = r->first + r->npages;
@@ -223,8 +402,14 @@ void EngineCore::repair_interrupted_resolution() {
         r->entries[i].store(make_entry(PageState::Absent), std::memory_order_relaxed);
     return;
   }
-  const bool present = pagemap_.count_present(page, page + kPageSize) > 0;
-  r->entries[idx].store(present ? make_entry(PageState::Absent) : resolving_before_, std::memory_order_relaxed);
+  // The ioctl that puts the page back and the fork exclude each other (mmap_lock): the
+  // page is in the child if and only if the ioctl ran first.
+  if (pagemap_.count_present(page, page + kPageSize) > 0) {
+    r->entries[idx].store(make_entry(PageState::Absent), std::memory_order_relaxed);
+    release_entry_resources(resolving_before_);
+  } else {
+    r->entries[idx].store(resolving_before_, std::memory_order_relaxed);
+  }
 }
 
 // [lo, hi) of a range in the table: registered, or (the parts the kernel refuses) cut.
@@ -244,8 +429,9 @@ void EngineCore::register_or_cut(uintptr_t lo, uintptr_t hi, bool wp) {
 bool EngineCore::reregister_in_child(bool wp) {
   if (!staging_.reset_after_fork()) return false;
   map_lock_.lock_exclusive();  // single-threaded: for the rules of the calls below
-  apply_held_events();
   repair_interrupted_resolution();
+  apply_held_events();
+  run_deferred_releases();
   size_t n = 0;
   ranges_.for_each([&](Range* r) {
     range_buf_[2 * n] = r->start;

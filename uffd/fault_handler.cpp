@@ -133,34 +133,15 @@ bool EngineCore::take_message_gate_closed(uffd_msg& msg, Scratch& s) {
   ssize_t n = read(uffd_.fd(), &msg, sizeof(msg));
   bool took = n == static_cast<ssize_t>(sizeof(msg));
   if (n < 0 && errno != EAGAIN) UZ_COUNT(error_read);
+  const uintptr_t page = took ? msg.arg.pagefault.address & ~(kPageSize - 1) : 0;
   if (took && msg.event != UFFD_EVENT_PAGEFAULT) {
     hold_event(msg);
-  } else if (took && static_cast<pid_t>(msg.arg.pagefault.feat.ptid) != fork_gate_.forker()) {
-    park_for_fork(msg.arg.pagefault.address & ~(kPageSize - 1));
+  } else if (took && static_cast<pid_t>(msg.arg.pagefault.feat.ptid) == fork_gate_.forker()) {
+    resolve_forking_thread_fault(msg, s);
+  } else if (took && may_resolve_gate_closed(page)) {
+    resolve_fault_gate_closed(msg, s);
   } else if (took) {
-    // The forking thread: blocked in this fault until our wake, which comes last, so the
-    // fork cannot happen in the middle (resolving_page_ covers a signal that frees it).
-    map_lock_.drain();
-    apply_held_events();
-    map_lock_.withdraw();
-    const uintptr_t page = msg.arg.pagefault.address & ~(kPageSize - 1);
-    resolving_before_ = 0;
-    {
-      SharedGuard g(map_lock_);
-      if (Range* r = ranges_.find(page)) resolving_before_ = r->entries[r->index_of(page)].load(std::memory_order_acquire);
-    }
-    __atomic_store_n(&resolving_page_, page, __ATOMIC_SEQ_CST);
-    UffdFile::defer_wakes(true);
-    if (staging_.contains(page)) {
-      handle_message(msg, s);
-    } else {
-      s.may_park = false;  // never throttled: the fork waits for this thread
-      s.write = msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE;
-      resolve_and_wake(page, msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP, s, now_ns());
-    }
-    UffdFile::defer_wakes(false);
-    __atomic_store_n(&resolving_page_, 0, __ATOMIC_SEQ_CST);
-    uffd_.wake_now(page, kPageSize);
+    park_for_fork(page);
   }
   map_lock_.withdraw();
   read_mutex_.unlock();

@@ -182,7 +182,7 @@ Resolve EngineCore::resolve_staged(AtomicEntry& e, Entry v, uintptr_t page, Scra
     rc = uffd_.move(page, staging_.addr(slot), kPageSize, true, &done);
     if (rc == 0) {
       e.store(make_entry(PageState::Absent, 0, kFlagHot), std::memory_order_release);
-      staging_.release_clean(slot);
+      release_slot(slot, /*clean=*/true);
       UZ_COUNT(fault_staged);
       set_kind(s, Histogram::fault_staged);
       return Resolve::Done;
@@ -193,7 +193,7 @@ Resolve EngineCore::resolve_staged(AtomicEntry& e, Entry v, uintptr_t page, Scra
   if (rc == 0 || rc == EEXIST) {
     if (rc == EEXIST) note_stale(page);
     e.store(make_entry(PageState::Absent, 0, kFlagHot), std::memory_order_release);
-    staging_.release_dirty(slot);
+    release_slot(slot, /*clean=*/false);
     UZ_COUNT(fault_staged);
     set_kind(s, Histogram::fault_staged);
     return Resolve::Done;
@@ -246,10 +246,10 @@ Resolve EngineCore::resolve_stored(AtomicEntry& e, Entry v, uintptr_t page, Scra
     UZ_COUNT(fault_pool);
     set_kind(s, Histogram::fault_pool);
   }
-  e.store(make_entry(PageState::Absent), std::memory_order_release);
-  pool_->free(h);
   stored_pages_.fetch_sub(1, std::memory_order_relaxed);
   compressed_bytes_.fetch_sub(n, std::memory_order_relaxed);
+  e.store(make_entry(PageState::Absent), std::memory_order_release);
+  release_handle(h);
   return Resolve::Done;
 }
 

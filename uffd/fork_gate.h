@@ -20,12 +20,17 @@
 //               events). Safe: the forking thread is blocked in this very fault until
 //               the resolution ends (the wake is its last step), so the fork syscall
 //               cannot happen in the middle of it;
-//             - a fault of any other thread: parks it unresolved (address noted, thread
-//               left blocked); fork_parent wakes it and it faults again;
-//             - an event: holds it unapplied (the kernel's view may change while our
-//               table does not: nothing but the forking thread's faults act on program
-//               pages meanwhile, and those apply the held events first). fork_parent
-//               applies them; the child applies its copy of them too.
+//             - a fault of any other thread: resolves it too (that thread may hold a
+//               lock glibc's fork takes after the prepare handlers: leaving it blocked
+//               would deadlock the fork). The fork may catch this resolution: it is the
+//               only one in flight, its pool free or slot release is deferred to after
+//               the fork (in the parent and in the child's copy), and the child repairs
+//               its entry (engine_fork.cpp). Parked unresolved instead (woken by
+//               fork_parent, it faults again) only if a held event concerns its page;
+//             - an event: holds it unapplied (applying one is a multi-step table edit the
+//               fork must not catch; a fault on a page it concerns is parked, other
+//               pages are unaffected). The forking thread's faults apply the held events
+//               first; fork_parent applies them; the child applies its copy of them too.
 // Data layout: inside_ (handlers between taking and finishing a message), closed_,
 // forker_ (the tid of the forking thread); the parked and held arrays live in the
 // engine (core.h) and are used only under its read mutex.

@@ -80,6 +80,7 @@ class FailingProvider final : public PageProvider {
   size_t chunk_used(size_t chunk) const override { return real_->chunk_used(chunk); }
   size_t chunk_pages(size_t chunk, void** out) const override { return real_->chunk_pages(chunk, out); }
   ProviderStats stats() const override { return real_->stats(); }
+  void reset_locks_after_fork() override { real_->reset_locks_after_fork(); }
 
  private:
   bool take() {

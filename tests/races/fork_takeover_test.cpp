@@ -19,6 +19,8 @@
 #include <sys/wait.h>
 
 #include <atomic>
+#include <mutex>
+#include <new>
 #include <thread>
 #include <vector>
 
@@ -98,11 +100,16 @@ constexpr int kNoEarlyFaults = 30;  // all good, but no page was evicted at this
 
 // The child's part: returns its exit code (0 = all good). `early`: the pages are first
 // checked in the transitional phase (fork_child_early), then again under fork_child.
+// Resolutions the children found caught by their fork (in memory shared with the parent).
+std::atomic<uint64_t>* g_repaired = nullptr;
+
 int child_main(Engine* engine, uint64_t* mem, size_t npages, bool early) {
+  const uint64_t repaired_before = counter_read(Counter::fork_child_repaired);  // the parent's, copied
   if (early) {
     if (int rc = check_in_transitional_phase(engine, mem)) return rc;
   }
   if (!engine->fork_child()) return 10;  // could not take the engine over
+  g_repaired->fetch_add(counter_read(Counter::fork_child_repaired) - repaired_before);
   for (size_t w = 0; w < kWriters; ++w)
     if (torn_pages(mem, w * kPagesPerWriter, kPagesPerWriter) > 1) return 11;
   auto* core = static_cast<uffd::EngineCore*>(engine);
@@ -127,6 +134,9 @@ void run(bool force_copy, bool early) {
   cfg.limit_bytes = 2 << 20;  // below the data: the reclaim thread evicts all the time
   cfg.stage_seconds = 0;
   UZ_START_ENGINE(engine, cfg);
+  void* shared = mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(shared, MAP_FAILED);
+  g_repaired = new (shared) std::atomic<uint64_t>(0);
   const size_t npages = kWriters * kPagesPerWriter + kColdPages;
   auto* mem = static_cast<uint64_t*>(map_anon(npages * kPage));
   ASSERT_NE(mem, nullptr);
@@ -182,10 +192,112 @@ void run(bool force_copy, bool early) {
   if (early) {
     EXPECT_GT(early_served, 0u) << "no child served a fault in its transitional phase";
   }
-  fprintf(stderr, "%zu forks, %zu children took the engine over (%zu served faults in their transitional phase); "
-          "parked faults %llu, held events %llu\n", forks, taken_over, early_served, static_cast<unsigned long long>(counter_read(Counter::fork_parked_faults)),
+  fprintf(stderr, "%zu forks, %zu children took the engine over (%zu served faults in their transitional phase, "
+          "%llu repaired a resolution their fork caught); faults served while forks were prepared %llu, parked %llu, "
+          "held events %llu\n", forks, taken_over, early_served, static_cast<unsigned long long>(g_repaired->load()),
+          static_cast<unsigned long long>(counter_read(Counter::fork_served_faults)),
+          static_cast<unsigned long long>(counter_read(Counter::fork_parked_faults)),
           static_cast<unsigned long long>(counter_read(Counter::fork_held_events)));
+  munmap(shared, kPage);
 }
+
+// glibc takes its malloc arena locks and the stdio list lock after the atfork prepare
+// handlers, ours included. A thread holding such a lock and faulting on an evicted page
+// while the fork is being prepared must be served, or the fork waits for that lock for
+// ever. Here the lock is a mutex the main thread takes between fork_prepare and fork(),
+// while the other thread holds it across touches of evicted pages.
+void run_lock_holder_faults(bool force_copy) {
+  EngineConfig cfg;
+  cfg.force_copy_evict = force_copy;
+  cfg.handler_threads = 2;
+  cfg.limit_bytes = 1 << 20;  // below the data: the reclaim thread keeps evicting
+  cfg.stage_seconds = 0;
+  UZ_START_ENGINE(engine, cfg);
+  constexpr size_t kPages = 2048;
+  auto* mem = static_cast<uint64_t*>(map_anon(kPages * kPage));
+  ASSERT_NE(mem, nullptr);
+  ASSERT_TRUE(engine->manage(mem, kPages * kPage));
+  for (size_t p = 0; p < kPages; ++p) mem[p * kWords] = mem[p * kWords + kWords - 1] = stamp(p, 0);
+
+  std::mutex lock;  // stands for glibc's arena lock
+  std::atomic<int> round{0}, holding{-1};
+  std::atomic<bool> stop{false};
+  std::atomic<size_t> bad{0}, touched_evicted{0};
+  std::thread holder([&] {
+    for (int seen = 0; !stop.load();) {
+      if (round.load() == seen) {
+        std::this_thread::yield();
+        continue;
+      }
+      seen = round.load();
+      std::lock_guard g(lock);
+      holding.store(seen);
+      // Pages evicted now: each touch is a fault taken while the fork is being prepared.
+      unsigned char vec[kPages];
+      if (mincore(mem, kPages * kPage, vec) != 0) continue;
+      size_t n = 0;
+      for (size_t p = 0; p < kPages && n < 64; ++p) {
+        if (vec[p] & 1) continue;
+        ++n;
+        if (mem[p * kWords] != stamp(p, 0) || mem[p * kWords + kWords - 1] != stamp(p, 0)) bad.fetch_add(1);
+      }
+      touched_evicted.fetch_add(n);
+    }
+  });
+  // A hang is the failure this test is about: fail instead of waiting for ctest's timeout.
+  std::atomic<bool> finished{false};
+  std::thread watchdog([&] {
+    for (int i = 0; i < 1200 && !finished.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (!finished.load()) {
+      fprintf(stderr, "the fork never happened: a fault of the thread holding the lock was left waiting\n");
+      _exit(3);
+    }
+  });
+  size_t failed = 0;
+  constexpr int kForks = 30;
+  for (int i = 1; i <= kForks; ++i) {
+    // Let reclaim evict the pages touched by the previous round.
+    for (int w = 0; w < 200; ++w) {
+      unsigned char vec[64];
+      if (mincore(mem, 64 * kPage, vec) == 0 && !(vec[0] & 1)) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ASSERT_TRUE(engine->fork_prepare());
+    round.store(i);
+    while (holding.load() != i) std::this_thread::yield();
+    pid_t pid;
+    {
+      std::lock_guard g(lock);  // what glibc's fork does after the prepare handlers
+      pid = fork();
+      if (pid == 0) {
+        if (!engine->fork_child()) _exit(10);
+        for (size_t p = 0; p < kPages; ++p)
+          if (mem[p * kWords] != stamp(p, 0) || mem[p * kWords + kWords - 1] != stamp(p, 0)) _exit(11);
+        _exit(0);
+      }
+    }
+    engine->fork_parent();
+    ASSERT_GT(pid, 0);
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      if (failed++ < 5) fprintf(stderr, "child %d: status %#x\n", i, status);
+    }
+  }
+  finished = true;
+  stop = true;
+  holder.join();
+  watchdog.join();
+  EXPECT_EQ(failed, 0u);
+  EXPECT_EQ(bad.load(), 0u);
+  EXPECT_GT(touched_evicted.load(), 0u) << "the lock holder never touched an evicted page";
+  EXPECT_GT(counter_read(Counter::fork_served_faults), 0u);
+  fprintf(stderr, "%d forks; the lock holder touched %zu evicted pages; %llu faults served while forks were prepared\n",
+          kForks, touched_evicted.load(), static_cast<unsigned long long>(counter_read(Counter::fork_served_faults)));
+}
+
+TEST(ForkTakeover, LockHolderFaultsWhileForkPreparedMove) { run_lock_holder_faults(false); }
+TEST(ForkTakeover, LockHolderFaultsWhileForkPreparedCopyFallback) { run_lock_holder_faults(true); }
 
 TEST(ForkTakeover, WhileFaultsAndReclaimInFlightMove) { run(false, false); }
 TEST(ForkTakeover, WhileFaultsAndReclaimInFlightCopyFallback) { run(true, false); }
