@@ -8,8 +8,8 @@
 //   prepare (parent, before fork): take fork_lock (no manage/unmanage until the fork is
 //            over); hold the stats export's lock (its publisher is then not inside the
 //            pool or the engine at the fork); Engine::fork_prepare quiesces the engine:
-//            reclaim paused, fault handlers out of mid-resolution states, one
-//            resolution at a time until the fork. Evicted pages stay evicted.
+//            reclaim paused, fault handlers out of mid-resolution states, only the
+//            forking thread's faults served until the fork. Evicted pages stay evicted.
 //   parent   (after fork, or after a failed fork): Engine::fork_parent resumes; release
 //            the stats lock and fork_lock.
 //   child    (after fork, single-threaded), in two handlers:
@@ -25,10 +25,10 @@
 //            thread again if it runs. The child runs under uzswap with its own limit. If
 //            the engine cannot restart there, it has written every evicted page back in
 //            place and the child runs without uzswap.
-// Takeover needs UZSWAP_FORK_TAKEOVER (on by default), our first child handler registered
-// and the signal chain owning SIGBUS; otherwise every fork takes the restore path.
-// Restore (UZSWAP_FORK_TAKEOVER=0; also when fork_prepare refuses: the kernel gives no
-// faulting thread id, or a userfaultfd cannot be opened now):
+// Takeover needs UZSWAP_FORK_TAKEOVER=1, our first child handler registered and the
+// signal chain owning SIGBUS; otherwise every fork takes the restore path.
+// Restore (the default; also when fork_prepare refuses: the kernel gives no faulting
+// thread id, or a userfaultfd cannot be opened now):
 //   prepare: list the managed VMAs from /proc/self/maps and unmanage each without
 //            discarding: every evicted page is brought back, so the kernel copies
 //            complete memory into the child; parent: manage the same ranges again;

@@ -81,9 +81,9 @@ early)
   no_stats_left
   ;;
 early_restore)
-  # The same under the restore path: the early handler's memory calls pass through.
+  # The same under the default restore path: the early handler's memory calls pass through.
   require_uffd
-  run_both early UZSWAP_FORK_TAKEOVER=0 UZSWAP_LIMIT=16M UZSWAP_COLD_AGE=1 UZSWAP_SHOW_STATS=1 PROBE_MB=64 PROBE_RSS_MB=80
+  run_both early UZSWAP_LIMIT=16M UZSWAP_COLD_AGE=1 UZSWAP_SHOW_STATS=1 PROBE_MB=64 PROBE_RSS_MB=80
   expect_err '0 forks taken over by the child' "the fork took the takeover path"
   no_stats_left
   ;;
