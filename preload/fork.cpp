@@ -333,6 +333,7 @@ void fork_child() {
     if (engine != nullptr) close_own_descriptors();
     coverage_fork_parent();  // releases the scan lock held since prepare (no scan thread here)
   }
+  if (managing) threads_fork_child();
   g_snapshot_count = 0;
   ForkPath path = g_path;
   g_path = ForkPath::None;

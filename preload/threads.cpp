@@ -99,16 +99,25 @@ void note_own_stack() {
   }
 }
 
+void start_reaper();
+
 void* start_program_thread(void* raw) {
   StartRecord rec = *static_cast<StartRecord*>(raw);
   free(raw);
   note_own_stack();
-  return rec.start(rec.arg);
+  void* result = rec.start(rec.arg);
+  // Only in a fork child is a thread started here the main thread (tid == pid): the one
+  // that forked, the child's only program thread. Its return ends it without pthread_exit
+  // (CPython's threads return so), and glibc, counting uzswap's threads, would not end
+  // the process: the reaper does, once the program's threads are gone.
+  if (active_engine() != nullptr && gettid() == getpid()) start_reaper();
+  return result;
 }
 
 // --- The process ends with its last thread --------------------------------------------
 // POSIX ends a process when its last thread ends; glibc counts every thread, uzswap's
-// included, and those never end on their own. So when the main thread calls pthread_exit
+// included, and those never end on their own. So when the main thread ends (pthread_exit,
+// or, in a fork child made by another thread, the return of that thread's start routine)
 // a reaper thread of uzswap's starts and watches /proc/self/task: once every thread left
 // is uzswap's (named "uzswap-...") or finished (the main thread stays a zombie), it calls
 // exit(0), as glibc's last thread would.
@@ -155,6 +164,13 @@ void* reaper_main(void*) {
   while (program_thread_alive()) nanosleep(&ts, nullptr);
   exit(0);
 }
+
+}  // namespace
+
+// A fork child has no reaper, whatever its parent had.
+void threads_fork_child() { g_reaper_started.store(false, std::memory_order_relaxed); }
+
+namespace {
 
 void start_reaper() {
   if (g_reaper_started.exchange(true)) return;

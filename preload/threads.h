@@ -33,5 +33,7 @@ namespace uzswap::preload {
 
 RangeSet& thread_stacks();
 bool threads_init();
+// In a fork child that keeps uzswap (single-threaded): no reaper runs here yet.
+void threads_fork_child();
 
 }  // namespace uzswap::preload

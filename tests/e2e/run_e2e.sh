@@ -18,7 +18,8 @@
 #   fd_reuse a program closing every descriptor above 2 (as daemons do) after its data was
 #            evicted: the data reads back the same
 #   main_thread_exit  main_thread_exit.c (E2E_PROGRAM): main() ends with pthread_exit; the
-#            process must end when its last thread returns
+#            process must end when its last thread returns; then a fork from a thread whose
+#            child (taking uzswap over) must end when that thread returns
 set -uo pipefail
 case_name=$1 lib=$(realpath "$2")  # absolute: the programs run in other directories
 here=$(cd "$(dirname "$0")" && pwd)
@@ -258,6 +259,11 @@ main_thread_exit)
   [ -x "${E2E_PROGRAM:-}" ] || fail "E2E_PROGRAM (main_thread_exit) is not built"
   limit=${E2E_LIMIT:-16M}
   run main_thread_exit timeout -s KILL 30 "$E2E_PROGRAM"
+  # A fork from a thread, the child taking uzswap over: the child ends when that thread
+  # returns from its start routine.
+  run main_thread_exit_fork env UZSWAP_FORK_TAKEOVER=1 timeout -s KILL 30 "$E2E_PROGRAM" fork
+  grep -qx 'child exited 0' "$work/main_thread_exit_fork.uz.out" || fail "the fork child did not end with its last thread"
+  grep -q '[1-9] forks taken over by the child' "$work/main_thread_exit_fork.uz.err" || fail "the fork did not take the takeover path"
   ;;
 python_regrtest)
   [ -f /usr/lib/python3.11/test/test_subprocess.py ] || skip "libpython3.11-testsuite missing"
