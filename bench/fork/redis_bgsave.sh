@@ -4,13 +4,15 @@
 # the takeover (UZSWAP_FORK_TAKEOVER=1: the child takes the engine over). Each: 1M keys of 100 bytes (DEBUG
 # POPULATE, ~190 MiB resident plainly) under UZSWAP_LIMIT=$LIMIT, SETTLE seconds idle, one
 # BGSAVE. Prints redis' own fork latency (latest_fork_usec), the BGSAVE's duration, the
-# parent's VmRSS before and after it, and whether redis-check-rdb accepts the dump.
-# Usage: bench/fork/redis_bgsave.sh [build-dir]  (env: LIMIT, SETTLE, REPS)
+# parent's VmRSS before it, right after it and AFTER seconds later (how soon the parent is
+# back under its limit), and whether redis-check-rdb accepts the dump.
+# Usage: bench/fork/redis_bgsave.sh [build-dir]  (env: LIMIT, SETTLE, AFTER, REPS)
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 LIB=$PWD/${1:-build}/preload/libuzswap.so
 LIMIT=${LIMIT:-64M}
 SETTLE=${SETTLE:-5}
+AFTER=${AFTER:-5}
 REPS=${REPS:-2}
 [[ -f $LIB ]] || { echo "build first: $LIB is needed"; exit 1; }
 for p in redis-server redis-cli redis-check-rdb; do
@@ -23,7 +25,7 @@ status_kib() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 # one NAME [ENV...]: a server, the fill, one BGSAVE; prints one line of figures.
 one() {
   local name=$1; shift
-  local port dir pid t0 t1 rss0 rss1 fork ok
+  local port dir pid t0 t1 rss0 rss1 rss2 fork ok
   port=$(free_port)
   dir=$(mktemp -d /tmp/uzswap-bgsave.XXXXXX)
   env "$@" redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --enable-debug-command yes \
@@ -42,13 +44,15 @@ one() {
   t1=$(date +%s.%N)
   fork=$(redis-cli -p "$port" INFO stats | awk -F: '/^latest_fork_usec/ {print $2}' | tr -d '\r')
   rss1=$(status_kib "$pid" VmRSS)
+  sleep "$AFTER"
+  rss2=$(status_kib "$pid" VmRSS)
   redis-cli -p "$port" SHUTDOWN NOSAVE >/dev/null 2>&1
   wait "$pid"
   ok=refused
   redis-check-rdb "$dir/dump.rdb" >/dev/null 2>&1 && ok=accepted
-  printf "%-9s fork %7.1f ms   BGSAVE %6.1f s   parent VmRSS %4d MiB before, %4d MiB after   dump %s\n" \
+  printf "%-9s fork %7.1f ms   BGSAVE %6.1f s   parent VmRSS %4d MiB before, %4d MiB after, %4d MiB %s s later   dump %s\n" \
     "$name" "$(awk -v u="$fork" 'BEGIN {print u / 1000}')" "$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')" \
-    $((rss0 / 1024)) $((rss1 / 1024)) "$ok"
+    $((rss0 / 1024)) $((rss1 / 1024)) $((rss2 / 1024)) "$AFTER" "$ok"
   rm -rf "$dir"
 }
 
