@@ -342,7 +342,8 @@ void EngineCore::reset_locks_after_fork() {
   stopping_.store(false, std::memory_order_relaxed);
 }
 
-// The pool object, slot or count an entry held before a resolution put its page back.
+// The pool object, slot or count of an entry in a stable evicted state (Staged, Stored,
+// SameFilled) whose page was put back or dropped. Also drop_entry's (events.cpp).
 void EngineCore::release_entry_resources(Entry before) {
   switch (entry_state(before)) {
     case PageState::Stored: {

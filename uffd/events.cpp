@@ -44,17 +44,9 @@ void EngineCore::drop_entry(Entry v, Owner owner) {
     case PageState::Zapping:
       return;
     case PageState::Staged:
-      release_slot(static_cast<uint32_t>(entry_payload(v)), /*clean=*/false);
-      break;
-    case PageState::Stored: {
-      pool::Handle h = entry_payload(v);
-      compressed_bytes_.fetch_sub(pool_->object_size(h), std::memory_order_relaxed);
-      stored_pages_.fetch_sub(1, std::memory_order_relaxed);
-      release_handle(h);
-      break;
-    }
+    case PageState::Stored:
     case PageState::SameFilled:
-      same_filled_pages_.fetch_sub(1, std::memory_order_relaxed);
+      release_entry_resources(v);
       break;
     case PageState::Compressing:
     case PageState::EvictingZap:
