@@ -142,7 +142,13 @@ bool EngineCore::fork_prepare() {
   reclaimer_.pause();
   warm_thread_creation();
   fork_gate_.close(current_tid());
-  defer_releases_.store(true, std::memory_order_relaxed);  // only closed-gate handlers run now
+  // Closed-gate handlers take no message until this is set (take_message_gate_closed):
+  // handlers still inside the open gate released directly, and have finished.
+  defer_releases_.store(true, std::memory_order_seq_cst);
+  // Faults the throttle parked are served only with the gate open: a thread parked so
+  // while holding a lock the fork takes later would hang it. Woken, they fault again and
+  // are served through the closed gate.
+  wake_all_parked();
   UZ_COUNT(fork_quiesced);
   return true;
 }
@@ -169,7 +175,12 @@ void EngineCore::fork_parent() {
 // cannot happen in the middle (a signal that frees it early: the child repairs).
 void EngineCore::resolve_forking_thread_fault(const uffd_msg& msg, Scratch& s) {
   map_lock_.drain();
+  // Released at once: the forking thread waits for this message, so the fork cannot catch
+  // these edits, and an unmap of many evicted pages would fill the deferred list (after
+  // which other threads' faults are parked again).
+  defer_releases_.store(false, std::memory_order_relaxed);
   apply_held_events();
+  defer_releases_.store(true, std::memory_order_relaxed);
   map_lock_.withdraw();
   const uintptr_t page = msg.arg.pagefault.address & ~(kPageSize - 1);
   begin_closed_resolution(page);
@@ -198,7 +209,9 @@ void EngineCore::resolve_fault_gate_closed(const uffd_msg& msg, Scratch& s) {
   begin_closed_resolution(page);
   s.may_park = false;  // the throttle's parked faults are served only with the gate open
   s.write = msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE;
+  s.max_run = 1;  // a zero run could reach pages a held event concerns (checked: this one only)
   resolve_and_wake(page, msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP, s, now_ns());
+  s.max_run = kZeroRunPages;
   end_closed_resolution();
   UZ_COUNT(fork_served_faults);
 }
@@ -369,7 +382,8 @@ void EngineCore::release_entry_resources(Entry before) {
 // resolution a fork caught (resolving_page_) is finished or undone in our copy, by what
 // the child's page shows. Resolutions release their pool object or slot after leaving
 // Loading, and only into the deferred list, so the child's pool and staging lists are
-// whole; at worst a count is off by one.
+// whole. Counts are decremented after the entry leaves Loading: a caught Loading entry has
+// not been counted out yet; a finished one may have been or not (at worst one too many).
 void EngineCore::repair_interrupted_resolution() {
   const uintptr_t page = resolving_page_;
   resolving_page_ = 0;
@@ -487,6 +501,7 @@ size_t EngineCore::write_back_in_place() {
 // and every evicted page goes back in place.
 bool EngineCore::give_up_in_child() {
   uffd_.close();  // drops whatever was registered
+  repair_interrupted_resolution();  // a caught resolution's page is then written back too (no-op if done)
   in_transition_ = false;
   size_t n = write_back_in_place();
   stopped_.store(true, std::memory_order_release);

@@ -127,7 +127,14 @@ bool EngineCore::take_message(uffd_msg& msg, Scratch& s) {
 // The closed-gate protocol of fork_gate.h. read_mutex_ is held throughout, so this is the
 // only handler acting; held_ and parked_ are ours under it.
 bool EngineCore::take_message_gate_closed(uffd_msg& msg, Scratch& s) {
+  // Not before fork_prepare has switched releases to deferred (and not after fork_parent
+  // switched them back: the gate opens right after).
+  if (!defer_releases_.load(std::memory_order_seq_cst)) return false;
   if (!read_mutex_.try_lock()) return false;
+  if (!fork_gate_.closed()) {  // fork_parent opened it meanwhile: an event held now would never be applied
+    read_mutex_.unlock();
+    return false;
+  }
   map_lock_.announce();
   while (evict_moves_.load(std::memory_order_seq_cst) != 0) cpu_relax();  // none: reclaim is paused
   ssize_t n = read(uffd_.fd(), &msg, sizeof(msg));

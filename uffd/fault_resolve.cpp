@@ -246,10 +246,10 @@ Resolve EngineCore::resolve_stored(AtomicEntry& e, Entry v, uintptr_t page, Scra
     UZ_COUNT(fault_pool);
     set_kind(s, Histogram::fault_pool);
   }
-  stored_pages_.fetch_sub(1, std::memory_order_relaxed);
-  compressed_bytes_.fetch_sub(n, std::memory_order_relaxed);
   e.store(make_entry(PageState::Absent), std::memory_order_release);
   release_handle(h);
+  stored_pages_.fetch_sub(1, std::memory_order_relaxed);
+  compressed_bytes_.fetch_sub(n, std::memory_order_relaxed);
   return Resolve::Done;
 }
 

@@ -26,7 +26,8 @@
 //               only one in flight, its pool free or slot release is deferred to after
 //               the fork (in the parent and in the child's copy), and the child repairs
 //               its entry (engine_fork.cpp). Parked unresolved instead (woken by
-//               fork_parent, it faults again) only if a held event concerns its page;
+//               fork_parent, it faults again) if a held event concerns its page (or,
+//               never seen, the deferred list is full, or it is a staging page);
 //             - an event: holds it unapplied (applying one is a multi-step table edit the
 //               fork must not catch; a fault on a page it concerns is parked, other
 //               pages are unaffected). The forking thread's faults apply the held events
