@@ -18,10 +18,9 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-
-#include "pool/pool.h"
 #include <new>
 
+#include "pool/pool.h"
 #include "pool/spin_lock.h"
 
 namespace uzswap::pool {

@@ -211,6 +211,7 @@ class EngineCore final : public Engine, public policy::Mechanics {
   // done would leave the child's pool or staging lists corrupt.
   void release_handle(pool::Handle h);
   void release_slot(uint32_t slot, bool clean);
+  bool defer_release(uint64_t record);
   void run_deferred_releases();
   bool release_is_deferred(uint64_t record) const;
   void release_entry_resources(Entry before);

@@ -114,6 +114,10 @@ void reinit(T& lock) {
 
 pid_t current_tid() { return static_cast<pid_t>(syscall(SYS_gettid)); }
 
+// deferred_ records: a pool handle (kind 0) or a staging slot, clean (1) or dirty (2).
+constexpr uint64_t kReleaseHandle = 0, kReleaseSlotClean = 1, kReleaseSlotDirty = 2;
+uint64_t release_record(uint64_t value, uint64_t kind) { return value << 2 | kind; }
+
 void* do_nothing(void*) { return nullptr; }
 
 // Step 2b above: one thread started and joined exactly as the child will start its
@@ -253,27 +257,20 @@ void EngineCore::begin_closed_resolution(uintptr_t page) {
 
 void EngineCore::end_closed_resolution() { __atomic_store_n(&resolving_page_, 0, __ATOMIC_SEQ_CST); }
 
-// Records: a pool handle (kind 0) or a staging slot, clean (1) or dirty (2).
-namespace {
-constexpr uint64_t kReleaseHandle = 0, kReleaseSlotClean = 1, kReleaseSlotDirty = 2;
-uint64_t release_record(uint64_t value, uint64_t kind) { return value << 2 | kind; }
-}  // namespace
+// True: noted for after the fork instead of released now.
+bool EngineCore::defer_release(uint64_t record) {
+  if (!defer_releases_.load(std::memory_order_relaxed) || ndeferred_ == kDeferredReleases) return false;
+  deferred_[ndeferred_] = record;
+  __atomic_store_n(&ndeferred_, ndeferred_ + 1, __ATOMIC_RELEASE);  // after the record: a fork sees whole records
+  return true;
+}
 
 void EngineCore::release_handle(pool::Handle h) {
-  if (defer_releases_.load(std::memory_order_relaxed) && ndeferred_ < kDeferredReleases) {
-    deferred_[ndeferred_] = release_record(h, kReleaseHandle);
-    __atomic_store_n(&ndeferred_, ndeferred_ + 1, __ATOMIC_RELEASE);  // after the record: a fork sees whole records
-    return;
-  }
-  pool_->free(h);
+  if (!defer_release(release_record(h, kReleaseHandle))) pool_->free(h);
 }
 
 void EngineCore::release_slot(uint32_t slot, bool clean) {
-  if (defer_releases_.load(std::memory_order_relaxed) && ndeferred_ < kDeferredReleases) {
-    deferred_[ndeferred_] = release_record(slot, clean ? kReleaseSlotClean : kReleaseSlotDirty);
-    __atomic_store_n(&ndeferred_, ndeferred_ + 1, __ATOMIC_RELEASE);
-    return;
-  }
+  if (defer_release(release_record(slot, clean ? kReleaseSlotClean : kReleaseSlotDirty))) return;
   if (clean) {
     staging_.release_clean(slot);
   } else {
@@ -398,11 +395,13 @@ void EngineCore::repair_interrupted_resolution() {
     // noted yet: the child releases that one itself.
     if (entry_state(now) != PageState::Absent) return;
     const uint64_t payload = entry_payload(resolving_before_);
-    if (before == PageState::Stored && pool_->object_size(payload) > 0 && !release_is_deferred(payload << 2)) {
+    if (before == PageState::Stored && pool_->object_size(payload) > 0 &&
+        !release_is_deferred(release_record(payload, kReleaseHandle))) {
       release_handle(payload);
       UZ_COUNT(fork_child_repaired);
     } else if (before == PageState::Staged && staging_.state(static_cast<uint32_t>(payload)) == SlotState::InUse &&
-               !release_is_deferred(payload << 2 | 1) && !release_is_deferred(payload << 2 | 2)) {
+               !release_is_deferred(release_record(payload, kReleaseSlotClean)) &&
+               !release_is_deferred(release_record(payload, kReleaseSlotDirty))) {
       release_slot(static_cast<uint32_t>(payload), /*clean=*/false);
       UZ_COUNT(fork_child_repaired);
     }
