@@ -178,6 +178,9 @@ class EngineCore final : public Engine, public policy::Mechanics {
   void finish_compress(uint32_t slot, Entry result, pool::Handle handle, size_t size);
   void put_back(uint32_t slot);
   void wait_while_loading(AtomicEntry& e, uint32_t slot);
+  // Write access back to a page, as the owner of its entry (see evict.cpp): false if the
+  // entry was not `owned`; *rc the ioctl's answer.
+  bool unprotect_as_owner(AtomicEntry& e, Entry owned, uintptr_t page, Entry after, int* rc = nullptr);
 
   // fault_handler.cpp
   static void* handler_main(void* arg);

@@ -22,7 +22,8 @@
 //   pending (write-protect probe not EAGAIN) or was read but not yet applied (a reader
 //   has announced itself on map_lock), and the page did not move; then
 //   Evicting -> EvictingZap|SelfZap. A writer meanwhile takes a write-protect fault and
-//   cancels the eviction (resolve_wp: Evicting -> Absent, protection removed): our CAS
+//   cancels the eviction (resolve_wp: Evicting -> Loading -> Absent|Hot, protection
+//   removed while the entry reads Loading, so no new claim can come between): our CAS
 //   fails and we discard the copy. No write can land between the copy and the zap: the
 //   page stays write-protected until the zap.
 //   without map_lock: MADV_DONTNEED the page. It sends a REMOVE event which a handler
@@ -30,9 +31,10 @@
 //   SelfZap (events.cpp), so an entry without SelfZap after our madvise returns means
 //   "zapped by us". After the madvise the evictor alone settles EvictingZap (handlers
 //   defer such faults): zapped -> Staged; madvise failed or our event was never seen ->
-//   Absent, protection removed, slot released; Loading(slot) (a fault copying out of our
-//   slot, which may still fail with EAGAIN and put EvictingZap back) -> wait and look
-//   again; anything else (orphaned by an event) -> release the slot.
+//   Absent, protection removed (as the entry's owner: unprotect_as_owner), slot
+//   released; Loading(slot) (a fault copying out of our slot, which may still fail with
+//   EAGAIN and put EvictingZap back) -> wait and look again; anything else (orphaned by
+//   an event) -> release the slot.
 //   Known limit: madvise drops the mmap lock while it waits for our REMOVE event to be
 //   read, then zaps whatever is mapped at the address by then. If the program mremaps or
 //   munmaps the page away and something new lands at the old address in that wait, the
@@ -306,8 +308,7 @@ EngineCore::StageResult EngineCore::stage_one_copy(uintptr_t page) {
                         uffd_.writeprotect(page, kPageSize, true, false) == 0 && !map_lock_.announced();
     Entry expect = make_entry(PageState::Evicting, slot);
     if (!stable) {
-      if (e.compare_exchange_strong(expect, make_entry(PageState::Absent), std::memory_order_acq_rel))
-        uffd_.writeprotect(now_at, kPageSize, false, true);
+      unprotect_as_owner(e, expect, now_at, make_entry(PageState::Absent));
       staging_.release_dirty(slot);
       return StageResult::Skipped;
     }
@@ -337,8 +338,7 @@ EngineCore::StageResult EngineCore::stage_one_copy(uintptr_t page) {
       return StageResult::Staged;
     }
     if (cur == (zapped | kFlagSelfZap) || cur == zapped) {
-      if (!e.compare_exchange_strong(cur, make_entry(PageState::Absent), std::memory_order_acq_rel)) continue;
-      uffd_.writeprotect(r->addr_of(idx), kPageSize, false, true);
+      if (!unprotect_as_owner(e, cur, r->addr_of(idx), make_entry(PageState::Absent))) continue;
       staging_.release_dirty(slot);
       return StageResult::Skipped;
     }
@@ -349,6 +349,20 @@ EngineCore::StageResult EngineCore::stage_one_copy(uintptr_t page) {
     staging_.release_dirty(slot);
     return StageResult::Skipped;
   }
+}
+
+// Every removal of write protection is made by the owner of the page's entry, which reads
+// Loading until the protection is gone. An unowned one could land after an evictor had
+// claimed the page again, protected it (a no-op: still protected) and copied it: the
+// write it lets through would be missing from that copy, and the zap would lose it. The
+// evictor's second protect (the phase-2 probe) cannot see that the page was writable in
+// between. Caller holds map_lock shared.
+bool EngineCore::unprotect_as_owner(AtomicEntry& e, Entry owned, uintptr_t page, Entry after, int* rc) {
+  if (!e.compare_exchange_strong(owned, make_entry(PageState::Loading), std::memory_order_acq_rel)) return false;
+  int r = uffd_.writeprotect(page, kPageSize, false, true);
+  e.store(after, std::memory_order_release);
+  if (rc != nullptr) *rc = r;
+  return true;
 }
 
 size_t EngineCore::release_staging() {

@@ -22,6 +22,11 @@
 //                              a handler: the kernel zaps only after our REMOVE event is
 //                              read, so "SelfZap cleared" does not mean "zapped"; the
 //                              evictor settles the entry once its madvise returns.
+//   unprotect vs re-eviction — write protection is removed only by the owner of the
+//                              page's entry, which reads Loading across the ioctl
+//                              (unprotect_as_owner): otherwise an evictor could claim the
+//                              page again between a handler's cancel and its unprotect,
+//                              copy it, and zap the write the unprotect let through.
 //   fault vs compression     — the compressor owns the slot until it sees the entry
 //                              leave Loading, so a fault copies the page straight out of
 //                              the slot (resolve_from_slot); the compressor then drops its
@@ -302,27 +307,37 @@ Resolve EngineCore::resolve_unmanaged(uintptr_t page, Scratch& s) {
 
 Resolve EngineCore::resolve_wp(uintptr_t page, Scratch& s) {
   Range* r = ranges_.find(page);
-  if (r != nullptr) {
+  int rc = 0;
+  if (r == nullptr) {
+    // Not in the table (grown in place): never evicted, so no evictor protects it.
+    rc = uffd_.writeprotect(page, kPageSize, false, true);
+  } else {
     AtomicEntry& e = r->entries[r->index_of(page)];
     Entry v = e.load(std::memory_order_acquire);
+    Entry after = v;
     switch (entry_state(v)) {
       case PageState::Evicting:
         // A write while the evictor copies: the write wins, the eviction is cancelled
         // (the evictor's next CAS fails and it discards its copy).
-        if (!e.compare_exchange_strong(v, make_entry(PageState::Absent, 0, kFlagHot),
-                                       std::memory_order_acq_rel))
-          return Resolve::Retry;
-        UZ_COUNT(evict_cancelled);
+        after = make_entry(PageState::Absent, 0, kFlagHot);
+        [[fallthrough]];
+      case PageState::Absent:
+      case PageState::Zapping:
+        // Unprotect as the entry's owner (evict.cpp, unprotect_as_owner).
+        if (!unprotect_as_owner(e, v, page, after, &rc)) return Resolve::Retry;
+        if (entry_state(v) == PageState::Evicting) UZ_COUNT(evict_cancelled);
         break;
       case PageState::EvictingZap:
         return Resolve::Deferred;  // the evictor settles it once its madvise returns
       case PageState::Loading:
         return wait_for_change(e, v) ? Resolve::Retry : Resolve::Deferred;
       default:
-        break;
+        // Not present (a stale message: evicted since): the thread refaults as missing.
+        uffd_.wake(page, kPageSize);
+        UZ_COUNT(fault_wp);
+        return Resolve::Done;
     }
   }
-  int rc = uffd_.writeprotect(page, kPageSize, false, true);
   if (rc != 0 && rc != EAGAIN && rc != ENOENT) UZ_COUNT(error_ioctl);
   UZ_COUNT(fault_wp);
   if (rc == EAGAIN) return Resolve::Deferred;

@@ -9,6 +9,10 @@
 // (mmap lock contention delays the evictor's zap after its REMOVE event is read) and
 // MADV_DONTNEED on another managed region (pending events make resolution ioctls EAGAIN).
 // The MOVE-mode variant is the control: UFFDIO_MOVE has no such window.
+// A write that lands between an evictor's copy and its zap is lost with the old bytes
+// coming back: a handler that cancelled an eviction and removed the protection only after
+// a new claim had protected (no-op) and copied the page again (hence unprotect_as_owner).
+// The two-evictor variant adds evictors racing each other's cancel-and-unprotect paths.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -24,7 +28,7 @@ namespace {
 constexpr size_t kPages = 64;
 constexpr size_t kWriters = 2;
 
-void run(bool force_copy) {
+void run(bool force_copy, int evictors = 1) {
   EngineConfig cfg;  // no limit, no cold age: no reclaimer thread; we drive eviction
   cfg.force_copy_evict = force_copy;
   cfg.handler_threads = 2;
@@ -88,16 +92,22 @@ void run(bool force_copy) {
   for (size_t t = 0; t < kWriters; ++t) ws.emplace_back(writer, t);
   ws.emplace_back(noise);
   ws.emplace_back(dropper);
-  size_t staged = 0;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(stress_seconds());
-  while (std::chrono::steady_clock::now() < deadline) {
-    staged += core->stage_cold(kPages);
-    core->release_staging();
-  }
+  std::atomic<size_t> staged{0};
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(stress_seconds());
+  auto evictor = [&] {
+    while (std::chrono::steady_clock::now() < deadline) {
+      staged.fetch_add(core->stage_cold(kPages));
+      core->release_staging();
+    }
+  };
+  std::vector<std::thread> evs;
+  for (int i = 1; i < evictors; ++i) evs.emplace_back(evictor);
+  evictor();
+  for (auto& t : evs) t.join();
   stop = true;
   for (auto& w : ws) w.join();
-  fprintf(stderr, "staged %zu pages, %zu writes, %zu lost\n", staged, writes.load(), bad.load());
-  EXPECT_GT(staged, 0u);
+  fprintf(stderr, "staged %zu pages, %zu writes, %zu lost\n", staged.load(), writes.load(), bad.load());
+  EXPECT_GT(staged.load(), 0u);
   EXPECT_EQ(bad.load(), 0u) << "writes lost (pages read back other than last written)";
   engine->unmanage(mem, kPages * kPage, true);
   munmap(mem, kPages * kPage);
@@ -105,6 +115,7 @@ void run(bool force_copy) {
 
 TEST(EvictionRace, WritesRacingMoveEviction) { run(false); }
 TEST(EvictionRace, WritesRacingFallbackEviction) { run(true); }
+TEST(EvictionRace, WritesRacingTwoFallbackEvictors) { run(true, 2); }
 
 }  // namespace
 }  // namespace uzswap::test
