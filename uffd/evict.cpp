@@ -356,9 +356,14 @@ EngineCore::StageResult EngineCore::stage_one_copy(uintptr_t page) {
 // claimed the page again, protected it (a no-op: still protected) and copied it: the
 // write it lets through would be missing from that copy, and the zap would lose it. The
 // evictor's second protect (the phase-2 probe) cannot see that the page was writable in
-// between. Caller holds map_lock shared.
+// between. Caller holds map_lock shared. A Staged or Compressing entry reads Loading(its
+// slot) meanwhile: a compressor holding that slot waits for exactly that to end.
 bool EngineCore::unprotect_as_owner(AtomicEntry& e, Entry owned, uintptr_t page, Entry after, int* rc) {
-  if (!e.compare_exchange_strong(owned, make_entry(PageState::Loading), std::memory_order_acq_rel)) return false;
+  const PageState st = entry_state(owned);
+  const Entry loading = st == PageState::Staged || st == PageState::Compressing
+                            ? make_entry(PageState::Loading, entry_payload(owned))
+                            : make_entry(PageState::Loading);
+  if (!e.compare_exchange_strong(owned, loading, std::memory_order_acq_rel)) return false;
   int r = uffd_.writeprotect(page, kPageSize, false, true);
   e.store(after, std::memory_order_release);
   if (rc != nullptr) *rc = r;

@@ -332,10 +332,12 @@ Resolve EngineCore::resolve_wp(uintptr_t page, Scratch& s) {
       case PageState::Loading:
         return wait_for_change(e, v) ? Resolve::Retry : Resolve::Deferred;
       default:
-        // Not present (a stale message: evicted since): the thread refaults as missing.
-        uffd_.wake(page, kPageSize);
-        UZ_COUNT(fault_wp);
-        return Resolve::Done;
+        // Evicted: normally a stale message (the zap came after the fault), and the thread
+        // refaults as missing. But a fallback zap can miss its page (evict.cpp, "Known
+        // limit": an mremap in madvise's wait carries the present, protected page along),
+        // and a wake alone would then have the writer fault for ever: unprotect, as owner.
+        if (!unprotect_as_owner(e, v, page, v, &rc)) return Resolve::Retry;
+        break;
     }
   }
   if (rc != 0 && rc != EAGAIN && rc != ENOENT) UZ_COUNT(error_ioctl);

@@ -29,17 +29,19 @@
 //   Stored       stable. Page lives compressed in the pool.
 //   SameFilled   stable. Page was one repeated 32-bit word; no pool object.
 //   Loading      transient, owner = a fault handler or stop() (holds MapLock shared):
-//                page being put back into the program; or (payload 0) the thread
-//                removing a fallback eviction's write protection (a handler or the
-//                evictor, MapLock shared, one ioctl): no eviction may claim the page
-//                before the protection is gone (evict.cpp, unprotect_as_owner).
+//                page being put back into the program; or the thread removing a
+//                fallback eviction's write protection (a handler or the evictor, MapLock
+//                shared, one ioctl): no eviction may claim the page before the
+//                protection is gone (evict.cpp, unprotect_as_owner).
 //
 //   Absent --evict claim--> Evicting                    (evictor; only present pages)
 //   Evicting --moved/copied--> Staged | --zap--> EvictingZap --zapped--> Staged
 //   EvictingZap --not zapped--> Loading --> Absent    (unprotecting)
 //   Evicting --failed--> Absent                 (fallback: through Loading, unprotecting)
 //   Evicting --write fault--> Loading --> Absent|Hot   (fallback: eviction cancelled)
-//   Absent | Zapping --write fault--> Loading --> unchanged   (stale protection removed)
+//   Absent | Zapping | Staged | Compressing | Stored | SameFilled
+//           --write fault--> Loading --> unchanged   (stale protection removed; Loading
+//           carries the slot of Staged/Compressing)
 //   Staged --compress claim--> Compressing --stored--> Stored | SameFilled
 //   Compressing --poor ratio / pool full--> Loading --> Absent|Poor   (put back)
 //   Staged | Compressing | Stored | SameFilled | EvictingZap(zapped) --fault--> Loading
