@@ -20,6 +20,7 @@
 //   read_mutex -> map_lock (announced / exclusive) -> staging lock -> MetaHeap lock
 //   map_lock shared -> pool's internal locks -> staging lock
 //   map_lock shared -> parked_'s lock (leaf)
+//   measure_lock -> map_lock shared; stop(): measure_lock -> unmanage_lock -> map_lock
 // Rules:
 //   - Every ioctl that changes a program page (ZEROPAGE, COPY, MOVE, WRITEPROTECT,
 //     POISON) is issued under map_lock (shared or exclusive), after looking the page up
@@ -164,6 +165,7 @@ class EngineCore final : public Engine, public policy::Mechanics {
   bool layout_quiet() const;
 
   static bool has_hole(uintptr_t start, size_t len);  // engine.cpp
+  size_t snapshot_ranges();                            // engine.cpp: into range_buf_
   void warm_up_compressor();                           // engine.cpp
 
   // evict.cpp
@@ -281,7 +283,7 @@ class EngineCore final : public Engine, public policy::Mechanics {
   Scratch stop_scratch_;     // stop()/unmanage() callers, under unmanage_lock_
   SpinLock unmanage_lock_;
   SpinLock measure_lock_;    // guards range_buf_
-  uintptr_t* range_buf_ = nullptr;  // measure(): [start, end) pairs, kMaxRanges of them
+  uintptr_t* range_buf_ = nullptr;  // snapshot_ranges(): [start, end) pairs, kMaxRanges of them
   std::atomic<uint64_t> compressed_bytes_{0};
   std::atomic<uint64_t> stored_pages_{0};
   std::atomic<uint64_t> same_filled_pages_{0};

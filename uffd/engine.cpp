@@ -245,6 +245,18 @@ size_t EngineCore::managed_pages() {
   return ranges_.managed_pages();
 }
 
+// Caller holds measure_lock_ (or is the fork child, alone) and map_lock (shared or
+// exclusive). Fills range_buf_ with [start, end) pairs; returns how many.
+size_t EngineCore::snapshot_ranges() {
+  size_t n = 0;
+  ranges_.for_each([&](Range* r) {
+    range_buf_[2 * n] = r->start;
+    range_buf_[2 * n + 1] = r->end();
+    ++n;
+  });
+  return n;
+}
+
 policy::Footprint EngineCore::measure() {
   policy::Footprint f;
   LockGuard<SpinLock> ml(measure_lock_);
@@ -252,11 +264,7 @@ policy::Footprint EngineCore::measure() {
   size_t n = 0;
   {
     SharedGuard g(map_lock_);
-    ranges_.for_each([&](Range* r) {
-      range_buf_[2 * n] = r->start;
-      range_buf_[2 * n + 1] = r->end();
-      ++n;
-    });
+    n = snapshot_ranges();
     f.metadata = ranges_.metadata_bytes() + staging_.metadata_bytes();
   }
   // Scanned without map_lock: a range unmapped meanwhile simply counts nothing.
@@ -290,17 +298,16 @@ EngineStats EngineCore::stats() {
 void EngineCore::stop() {
   if (stopped_.exchange(true, std::memory_order_acq_rel)) return;
   reclaimer_.stop();
-  // Bring every evicted page back while the handlers still serve faults and events.
-  size_t n = 0;
+  // Bring every evicted page back while the handlers still serve faults and events. The
+  // snapshot is range_buf_, which a stats() call that began before stopped_ was set may
+  // still be filling in measure(): hence measure_lock_ (no later stats() measures).
   {
-    SharedGuard g(map_lock_);
-    ranges_.for_each([&](Range* r) {
-      range_buf_[2 * n] = r->start;
-      range_buf_[2 * n + 1] = r->end();
-      ++n;
-    });
-  }
-  {
+    LockGuard<SpinLock> ml(measure_lock_);
+    size_t n = 0;
+    {
+      SharedGuard g(map_lock_);
+      n = snapshot_ranges();
+    }
     LockGuard<SpinLock> ul(unmanage_lock_);
     for (size_t i = 0; i < n; ++i) restore_range(range_buf_[2 * i], range_buf_[2 * i + 1]);
   }

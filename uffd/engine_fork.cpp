@@ -446,12 +446,7 @@ bool EngineCore::reregister_in_child(bool wp) {
   repair_interrupted_resolution();
   apply_held_events();
   run_deferred_releases();
-  size_t n = 0;
-  ranges_.for_each([&](Range* r) {
-    range_buf_[2 * n] = r->start;
-    range_buf_[2 * n + 1] = r->end();
-    ++n;
-  });
+  const size_t n = snapshot_ranges();
   for (size_t i = 0; i < n; ++i) register_or_cut(range_buf_[2 * i], range_buf_[2 * i + 1], wp);
   map_lock_.unlock_exclusive();
   return true;
