@@ -110,8 +110,21 @@ void EngineCore::wait_while_loading(AtomicEntry& e, uint32_t slot) {
   while (e.load(std::memory_order_acquire) == loading) b.pause();
 }
 
+// The clock hand gives a marked page a second chance: it clears the mark and moves on.
+// Hot marks pace the hand: a chunk of the walk that found nothing but marked pages ends
+// the call (the next comes a reclaim tick later), so recently faulted pages get time to
+// be touched again. Poor marks (a refusal: EBUSY from a page a fork shared, a compressor
+// rejection) say nothing about use, and a fork marks every resident page so: at one
+// chunk per tick the hand needed minutes to come back to them. The hand walks on past
+// Poor-only chunks, up to kPoorWalk pages a call. EBUSY answers are bounded too
+// (kBusyPerCall): while a fork child shares the memory, every attempt is refused.
+namespace {
+constexpr size_t kPoorWalk = 4096;
+constexpr size_t kBusyPerCall = 64;
+}  // namespace
+
 size_t EngineCore::stage_cold(size_t max_pages) {
-  size_t staged = 0;
+  size_t staged = 0, busy = 0, poor_walked = 0;
   uintptr_t cand[32];
   while (staged < max_pages) {
     size_t want = max_pages - staged < 32 ? max_pages - staged : 32;
@@ -133,8 +146,11 @@ size_t EngineCore::stage_cold(size_t max_pages) {
           a = r->end();
           continue;
         }
-        a = pagemap_.present_runs(a, r->end(), want - n, [&](uintptr_t s, uintptr_t e) {
+        const size_t asked = want - n;
+        size_t visited = 0, hot = 0, poor = 0;
+        a = pagemap_.present_runs(a, r->end(), asked, [&](uintptr_t s, uintptr_t e) {
           for (uintptr_t p = s; p < e && n < want; p += kPageSize) {
+            ++visited;
             AtomicEntry& en = r->entries[r->index_of(p)];
             Entry v = en.load(std::memory_order_acquire);
             if (entry_state(v) != PageState::Absent) continue;
@@ -142,12 +158,19 @@ size_t EngineCore::stage_cold(size_t max_pages) {
               // Second chance: clear the mark, evict next time round.
               en.compare_exchange_strong(v, make_entry(PageState::Absent), std::memory_order_acq_rel);
               UZ_COUNT(evict_skip_hot);
+              ++(entry_flags(v) & kFlagHot ? hot : poor);
               continue;
             }
             cand[n++] = p;
           }
         });
-        if (n < want && a < r->end()) break;  // scan error: try again next round
+        if (n < want && a < r->end()) {
+          // Short: a scan error (visited < asked), or marked or busy pages. Walk on only
+          // past chunks where Poor marks, and no Hot one, made it short, within the budget.
+          poor_walked += visited;
+          if (visited < asked || hot > 0 || poor == 0 || poor_walked >= kPoorWalk) break;
+          continue;
+        }
         if (a >= r->end()) a = r->end();
       }
       hand_ = a;
@@ -155,9 +178,10 @@ size_t EngineCore::stage_cold(size_t max_pages) {
     if (n == 0) break;
     for (size_t i = 0; i < n; ++i) {
       StageResult res = stage_one(cand[i]);
+      if (res == StageResult::Busy && make_exclusive_again(cand[i])) res = stage_one(cand[i]);
       if (res == StageResult::Staged) ++staged;
       if (res == StageResult::NoSlot) return staged;
-      if (res == StageResult::Busy) make_exclusive_again(cand[i]);
+      if (res == StageResult::Busy && ++busy >= kBusyPerCall) return staged;
     }
   }
   return staged;
@@ -174,9 +198,18 @@ size_t EngineCore::stage_cold(size_t max_pages) {
 // Called without map_lock: if the program dropped the page meanwhile, the populate faults
 // like a first touch, which a handler serves (and which must not wait for an event reader
 // blocked on our shared hold).
-void EngineCore::make_exclusive_again(uintptr_t page) {
-  if (!pagemap_.exclusive(page)) return;
-  if (madvise(reinterpret_cast<void*>(page), kPageSize, MADV_POPULATE_WRITE) == 0) UZ_COUNT(evict_unshared);
+// True when the page was made exclusive again and its refusal mark cleared: the caller
+// tries it again at once (MOVE now takes it).
+bool EngineCore::make_exclusive_again(uintptr_t page) {
+  if (!pagemap_.exclusive(page)) return false;
+  if (madvise(reinterpret_cast<void*>(page), kPageSize, MADV_POPULATE_WRITE) != 0) return false;
+  UZ_COUNT(evict_unshared);
+  SharedGuard g(map_lock_);
+  Range* r = ranges_.find(page);
+  if (r == nullptr) return false;
+  Entry poor = make_entry(PageState::Absent, 0, kFlagPoor);
+  return r->entries[r->index_of(page)].compare_exchange_strong(poor, make_entry(PageState::Absent),
+                                                               std::memory_order_acq_rel);
 }
 
 EngineCore::StageResult EngineCore::stage_one(uintptr_t page) {

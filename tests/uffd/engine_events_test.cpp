@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <thread>
 
 #include "pool/pool.h"
@@ -205,6 +207,45 @@ TEST(EngineEvents, MlockedPagesAreNeverEvicted) {
   if (::testing::Test::HasFailure()) print_engine_counters();
   syscall(SYS_munlock, mem, 64 * kPage);
   munmap(mem, 64 * kPage);
+}
+
+// A fork shares every resident page with the child, and UFFDIO_MOVE refuses such pages
+// (EBUSY) until a write fault makes them exclusive again: memory managed again after a
+// fork (preload's restore path) could not be evicted. Once the child is gone, reclaim
+// must make them exclusive (evict_unshared) and evict them within seconds: the clock hand
+// walks on past the refusal marks the fork left on every page.
+TEST(EngineEvents, PagesAFinishedForkSharedAreEvictedAgain) {
+  constexpr size_t kShared = 8192;  // 32 MiB
+  UZ_START_ENGINE(engine, evict_config());
+  auto* mem = static_cast<uint8_t*>(map_anon(kShared * kPage));
+  ASSERT_NE(mem, nullptr);
+  for (size_t i = 0; i < kShared; ++i) fill_page(mem + i * kPage, i, 43);
+  const uint64_t busy = count(Counter::evict_skip_busy), unshared = count(Counter::evict_unshared);
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    usleep(1500 * 1000);  // holds the pages shared; touches nothing
+    _exit(0);
+  }
+  ASSERT_TRUE(engine->manage(mem, kShared * kPage));
+  const bool refused = wait_until([&] { return count(Counter::evict_skip_busy) > busy; }, 1.4);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  if (!refused && count(Counter::evict_fallback) > 0) GTEST_SKIP() << "no UFFDIO_MOVE here: copy eviction";
+  ASSERT_TRUE(refused) << "no EBUSY while the child shared the pages";
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(wait_until([&] { return evicted_pages(engine) >= kShared * 9 / 10; }, 5))
+      << "only " << evicted_pages(engine) << " of " << kShared << " pages evicted 5 s after the child ended (the hand once took 9 s here)";
+  fprintf(stderr, "%zu of %zu pages evicted %.2f s after the child ended; %lu made exclusive again\n",
+          static_cast<size_t>(evicted_pages(engine)), kShared,
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+          static_cast<unsigned long>(count(Counter::evict_unshared) - unshared));
+  EXPECT_GT(count(Counter::evict_unshared), unshared);
+  size_t bad = 0;
+  for (size_t i = 0; i < kShared; ++i) bad += check_page(mem + i * kPage, i, 43) ? 0 : 1;
+  EXPECT_EQ(bad, 0u);
+  engine->unmanage(mem, kShared * kPage, true);
+  munmap(mem, kShared * kPage);
 }
 
 TEST(EngineEvents, UnprivilegedUserGetsUserModeOnly) {
