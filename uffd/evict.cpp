@@ -115,16 +115,21 @@ void EngineCore::wait_while_loading(AtomicEntry& e, uint32_t slot) {
 // the call (the next comes a reclaim tick later), so recently faulted pages get time to
 // be touched again. Poor marks (a refusal: EBUSY from a page a fork shared, a compressor
 // rejection) say nothing about use, and a fork marks every resident page so: at one
-// chunk per tick the hand needed minutes to come back to them. The hand walks on past
-// Poor-only chunks, up to kPoorWalk pages a call. EBUSY answers are bounded too
-// (kBusyPerCall): while a fork child shares the memory, every attempt is refused.
+// chunk per tick the hand needed minutes to come back to them. So while refused pages
+// are being made exclusive again (walk_past_poor_: the last call that met a refusal
+// could unshare a page), the hand walks on past Poor-only chunks, up to kPoorWalk pages a
+// call. Not otherwise: in a fork child taking the engine over, the pages shared with the
+// parent stay refused, and walking past them only found the pages the child had just
+// faulted back (BGSAVE took 2-5x longer). EBUSY answers are bounded too (kBusyPerCall):
+// while a fork child shares the memory, every attempt is refused.
 namespace {
 constexpr size_t kPoorWalk = 4096;
 constexpr size_t kBusyPerCall = 64;
 }  // namespace
 
 size_t EngineCore::stage_cold(size_t max_pages) {
-  size_t staged = 0, busy = 0, poor_walked = 0;
+  size_t staged = 0, busy = 0, poor_walked = 0, unshared = 0;
+  const bool walk_poor = walk_past_poor_.load(std::memory_order_relaxed);
   uintptr_t cand[32];
   while (staged < max_pages) {
     size_t want = max_pages - staged < 32 ? max_pages - staged : 32;
@@ -168,7 +173,7 @@ size_t EngineCore::stage_cold(size_t max_pages) {
           // Short: a scan error (visited < asked), or marked or busy pages. Walk on only
           // past chunks where Poor marks, and no Hot one, made it short, within the budget.
           poor_walked += visited;
-          if (visited < asked || hot > 0 || poor == 0 || poor_walked >= kPoorWalk) break;
+          if (!walk_poor || visited < asked || hot > 0 || poor == 0 || poor_walked >= kPoorWalk) break;
           continue;
         }
         if (a >= r->end()) a = r->end();
@@ -176,13 +181,23 @@ size_t EngineCore::stage_cold(size_t max_pages) {
       hand_ = a;
     }
     if (n == 0) break;
-    for (size_t i = 0; i < n; ++i) {
+    bool stop = false;
+    for (size_t i = 0; i < n && !stop; ++i) {
       StageResult res = stage_one(cand[i]);
-      if (res == StageResult::Busy && make_exclusive_again(cand[i])) res = stage_one(cand[i]);
+      if (res == StageResult::Busy && make_exclusive_again(cand[i])) {
+        ++unshared;
+        res = stage_one(cand[i]);
+      }
       if (res == StageResult::Staged) ++staged;
-      if (res == StageResult::NoSlot) return staged;
-      if (res == StageResult::Busy && ++busy >= kBusyPerCall) return staged;
+      if (res == StageResult::Busy) ++busy;
+      stop = res == StageResult::NoSlot || busy >= kBusyPerCall;
     }
+    if (stop) break;
+  }
+  if (unshared > 0) {
+    walk_past_poor_.store(true, std::memory_order_relaxed);
+  } else if (busy > 0) {
+    walk_past_poor_.store(false, std::memory_order_relaxed);
   }
   return staged;
 }
