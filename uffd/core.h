@@ -175,7 +175,6 @@ class EngineCore final : public Engine, public policy::Mechanics {
   bool registered_with_us(uintptr_t page);  // see evict.cpp
   StageResult stage_one_move(uintptr_t page);
   bool make_exclusive_again(uintptr_t page);
-  std::atomic<bool> walk_past_poor_{false};  // stage_cold: see evict.cpp
   StageResult stage_one_copy(uintptr_t page);
   bool compress_one(uint32_t slot, Scratch& s);
   void finish_compress(uint32_t slot, Entry result, pool::Handle handle, size_t size);

@@ -113,23 +113,22 @@ void EngineCore::wait_while_loading(AtomicEntry& e, uint32_t slot) {
 // The clock hand gives a marked page a second chance: it clears the mark and moves on.
 // Hot marks pace the hand: a chunk of the walk that found nothing but marked pages ends
 // the call (the next comes a reclaim tick later), so recently faulted pages get time to
-// be touched again. Poor marks (a refusal: EBUSY from a page a fork shared, a compressor
-// rejection) say nothing about use, and a fork marks every resident page so: at one
-// chunk per tick the hand needed minutes to come back to them. So while refused pages
-// are being made exclusive again (walk_past_poor_: the last call that met a refusal
-// could unshare a page), the hand walks on past Poor-only chunks, up to kPoorWalk pages a
-// call. Not otherwise: in a fork child taking the engine over, the pages shared with the
-// parent stay refused, and walking past them only found the pages the child had just
-// faulted back (BGSAVE took 2-5x longer). EBUSY answers are bounded too (kBusyPerCall):
-// while a fork child shares the memory, every attempt is refused.
+// be touched again. Shared marks (EBUSY: a fork shared the page) say nothing about use,
+// and a fork marks every resident page so: at one chunk per tick the hand needed minutes
+// to come back to them once the child had gone. So past a chunk of Shared marks only, the
+// hand walks on (up to kSharedWalk pages a call) if the chunk's last such page is
+// exclusive to us again (pagemap): the child is gone. Not while it lives, nor in a fork
+// child taking the engine over, whose pages shared with the parent stay refused: walking
+// past them there only found the pages the child had just faulted back (its BGSAVE took
+// 2-5x longer). EBUSY answers are bounded too (kBusyPerCall): while a child shares the
+// memory, every attempt is refused.
 namespace {
-constexpr size_t kPoorWalk = 4096;
+constexpr size_t kSharedWalk = 4096;
 constexpr size_t kBusyPerCall = 64;
 }  // namespace
 
 size_t EngineCore::stage_cold(size_t max_pages) {
-  size_t staged = 0, busy = 0, poor_walked = 0, unshared = 0;
-  const bool walk_poor = walk_past_poor_.load(std::memory_order_relaxed);
+  size_t staged = 0, busy = 0, walked = 0;
   uintptr_t cand[32];
   while (staged < max_pages) {
     size_t want = max_pages - staged < 32 ? max_pages - staged : 32;
@@ -152,18 +151,24 @@ size_t EngineCore::stage_cold(size_t max_pages) {
           continue;
         }
         const size_t asked = want - n;
-        size_t visited = 0, hot = 0, poor = 0;
+        size_t visited = 0, other_marks = 0, shared = 0;
+        uintptr_t last_shared = 0;
         a = pagemap_.present_runs(a, r->end(), asked, [&](uintptr_t s, uintptr_t e) {
           for (uintptr_t p = s; p < e && n < want; p += kPageSize) {
             ++visited;
             AtomicEntry& en = r->entries[r->index_of(p)];
             Entry v = en.load(std::memory_order_acquire);
             if (entry_state(v) != PageState::Absent) continue;
-            if (entry_flags(v) & (kFlagHot | kFlagPoor)) {
+            if (entry_flags(v) & (kFlagHot | kFlagPoor | kFlagShared)) {
               // Second chance: clear the mark, evict next time round.
               en.compare_exchange_strong(v, make_entry(PageState::Absent), std::memory_order_acq_rel);
               UZ_COUNT(evict_skip_hot);
-              ++(entry_flags(v) & kFlagHot ? hot : poor);
+              if (entry_flags(v) == kFlagShared) {
+                ++shared;
+                last_shared = p;
+              } else {
+                ++other_marks;
+              }
               continue;
             }
             cand[n++] = p;
@@ -171,9 +176,11 @@ size_t EngineCore::stage_cold(size_t max_pages) {
         });
         if (n < want && a < r->end()) {
           // Short: a scan error (visited < asked), or marked or busy pages. Walk on only
-          // past chunks where Poor marks, and no Hot one, made it short, within the budget.
-          poor_walked += visited;
-          if (!walk_poor || visited < asked || hot > 0 || poor == 0 || poor_walked >= kPoorWalk) break;
+          // past Shared marks whose child has gone, within the budget.
+          walked += visited;
+          if (visited < asked || other_marks > 0 || shared == 0 || walked >= kSharedWalk ||
+              !pagemap_.exclusive(last_shared))
+            break;
           continue;
         }
         if (a >= r->end()) a = r->end();
@@ -184,20 +191,12 @@ size_t EngineCore::stage_cold(size_t max_pages) {
     bool stop = false;
     for (size_t i = 0; i < n && !stop; ++i) {
       StageResult res = stage_one(cand[i]);
-      if (res == StageResult::Busy && make_exclusive_again(cand[i])) {
-        ++unshared;
-        res = stage_one(cand[i]);
-      }
+      if (res == StageResult::Busy && make_exclusive_again(cand[i])) res = stage_one(cand[i]);
       if (res == StageResult::Staged) ++staged;
       if (res == StageResult::Busy) ++busy;
       stop = res == StageResult::NoSlot || busy >= kBusyPerCall;
     }
     if (stop) break;
-  }
-  if (unshared > 0) {
-    walk_past_poor_.store(true, std::memory_order_relaxed);
-  } else if (busy > 0) {
-    walk_past_poor_.store(false, std::memory_order_relaxed);
   }
   return staged;
 }
@@ -222,8 +221,8 @@ bool EngineCore::make_exclusive_again(uintptr_t page) {
   SharedGuard g(map_lock_);
   Range* r = ranges_.find(page);
   if (r == nullptr) return false;
-  Entry poor = make_entry(PageState::Absent, 0, kFlagPoor);
-  return r->entries[r->index_of(page)].compare_exchange_strong(poor, make_entry(PageState::Absent),
+  Entry marked = make_entry(PageState::Absent, 0, kFlagShared);
+  return r->entries[r->index_of(page)].compare_exchange_strong(marked, make_entry(PageState::Absent),
                                                                std::memory_order_acq_rel);
 }
 
@@ -302,7 +301,7 @@ EngineCore::StageResult EngineCore::stage_one_move(uintptr_t page) {
   Entry back = make_entry(PageState::Absent);
   if (rc == EBUSY) {
     UZ_COUNT(evict_skip_busy);
-    back = make_entry(PageState::Absent, 0, kFlagPoor);
+    back = make_entry(PageState::Absent, 0, kFlagShared);
   } else if (rc != ENOENT && rc != EAGAIN) {
     UZ_COUNT(evict_skip_refused);
     back = make_entry(PageState::Absent, 0, kFlagPoor);

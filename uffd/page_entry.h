@@ -49,7 +49,9 @@
 //   any stable state --REMOVE event--> Zapping ; --UNMAP event--> entry gone
 //
 // Flags: kHot (Absent: refaulted from staging, skipped once by the clock hand),
-// kPoor (Absent: rejected by the compressor, skipped once), kSelfZap (EvictingZap).
+// kPoor (Absent: rejected by the compressor or refused by the kernel, skipped once),
+// kShared (Absent: UFFDIO_MOVE answered EBUSY, the page is not exclusive to us, e.g. a
+// fork shared it; skipped once), kSelfZap (EvictingZap).
 #pragma once
 
 #include <atomic>
@@ -74,6 +76,7 @@ using AtomicEntry = std::atomic<uint64_t>;
 
 inline constexpr uint64_t kFlagHot = 1u << 4;
 inline constexpr uint64_t kFlagPoor = 1u << 5;
+inline constexpr uint64_t kFlagShared = 1u << 7;
 inline constexpr uint64_t kFlagSelfZap = 1u << 6;
 inline constexpr uint64_t kPayloadMax = (1ull << 56) - 1;
 
