@@ -314,31 +314,20 @@ Resolve EngineCore::resolve_wp(uintptr_t page, Scratch& s) {
   } else {
     AtomicEntry& e = r->entries[r->index_of(page)];
     Entry v = e.load(std::memory_order_acquire);
-    Entry after = v;
-    switch (entry_state(v)) {
-      case PageState::Evicting:
-        // A write while the evictor copies: the write wins, the eviction is cancelled
-        // (the evictor's next CAS fails and it discards its copy).
-        after = make_entry(PageState::Absent, 0, kFlagHot);
-        [[fallthrough]];
-      case PageState::Absent:
-      case PageState::Zapping:
-        // Unprotect as the entry's owner (evict.cpp, unprotect_as_owner).
-        if (!unprotect_as_owner(e, v, page, after, &rc)) return Resolve::Retry;
-        if (entry_state(v) == PageState::Evicting) UZ_COUNT(evict_cancelled);
-        break;
-      case PageState::EvictingZap:
-        return Resolve::Deferred;  // the evictor settles it once its madvise returns
-      case PageState::Loading:
-        return wait_for_change(e, v) ? Resolve::Retry : Resolve::Deferred;
-      default:
-        // Evicted: normally a stale message (the zap came after the fault), and the thread
-        // refaults as missing. But a fallback zap can miss its page (evict.cpp, "Known
-        // limit": an mremap in madvise's wait carries the present, protected page along),
-        // and a wake alone would then have the writer fault for ever: unprotect, as owner.
-        if (!unprotect_as_owner(e, v, page, v, &rc)) return Resolve::Retry;
-        break;
-    }
+    if (entry_state(v) == PageState::EvictingZap) return Resolve::Deferred;  // the evictor settles it
+    if (entry_state(v) == PageState::Loading) return wait_for_change(e, v) ? Resolve::Retry : Resolve::Deferred;
+    // Every other state unprotects, as the entry's owner (evict.cpp, unprotect_as_owner):
+    //   Evicting: a write while the evictor copies wins; the eviction is cancelled (the
+    //     evictor's next CAS fails and it discards its copy);
+    //   Absent, Zapping: a stale protection;
+    //   evicted states: normally a stale message (the zap came after the fault; the thread
+    //     refaults as missing), but a fallback zap can miss its page (evict.cpp, "Known
+    //     limit": an mremap in madvise's wait carries the present, protected page along),
+    //     and a wake alone would then have the writer fault for ever.
+    const bool cancel = entry_state(v) == PageState::Evicting;
+    const Entry after = cancel ? make_entry(PageState::Absent, 0, kFlagHot) : v;
+    if (!unprotect_as_owner(e, v, page, after, &rc)) return Resolve::Retry;
+    if (cancel) UZ_COUNT(evict_cancelled);
   }
   if (rc != 0 && rc != EAGAIN && rc != ENOENT) UZ_COUNT(error_ioctl);
   UZ_COUNT(fault_wp);
