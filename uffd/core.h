@@ -138,6 +138,7 @@ class EngineCore final : public Engine, public policy::Mechanics {
   bool restore_page(Range* r, size_t index, Scratch& s);
   bool poison_page(uintptr_t page);  // false: no UFFDIO_POISON here
   void note_stale(uintptr_t page);   // counts an EEXIST answer and wakes the page
+  bool wait_for_owner(AtomicEntry& e, Entry v);  // false: the owner took too long (defer)
 
   // events.cpp — called by the reader with map_lock exclusive.
   void apply_event(const uffd_msg& msg);
@@ -186,6 +187,10 @@ class EngineCore final : public Engine, public policy::Mechanics {
 
   // fault_handler.cpp
   static void* handler_main(void* arg);
+  bool handler_turn(uffd_msg& msg, Scratch& s, bool readable);
+  void serve_messages(Scratch& s, uint64_t quiet_ns);
+  void helper_sleep_and_serve(Scratch& s);
+  void call_helpers();  // faults overlap, or a handler is about to wait: wake a sleeping helper
   bool start_handlers(int n);
   void stop_handlers();
   void handle_message(const uffd_msg& msg, Scratch& s);
@@ -272,7 +277,9 @@ class EngineCore final : public Engine, public policy::Mechanics {
   pthread_t handlers_[kMaxHandlers] = {};
   void* handler_stacks_[kMaxHandlers] = {};  // their stacks (map_thread_stack)
   int nhandlers_ = 0;
-  std::atomic<int> next_cpu_{0};
+  std::atomic<uint32_t> help_seq_{0};    // futex word: bumped to call helpers (fault_handler.cpp)
+  std::atomic<int> helpers_awake_{0};    // helpers called and not yet back asleep
+  std::atomic<int> nhelpers_{0};         // helpers started (nhandlers_ - 1 once all run)
   // Clock hand of stage_cold: the next address to look at (reclaim threads, hand_lock_).
   SpinLock hand_lock_;
   uintptr_t hand_ = 0;

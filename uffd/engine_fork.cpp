@@ -557,6 +557,8 @@ bool EngineCore::fork_child() {
   stop_efd_ = fd_adopt(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   for (int i = 0; i < nhandlers_; ++i) munmap(handler_stacks_[i], kThreadStackBytes);  // copies of dead threads' stacks
   nhandlers_ = 0;
+  nhelpers_.store(0, std::memory_order_relaxed);  // the parent's helpers did not come along
+  helpers_awake_.store(0, std::memory_order_relaxed);
   // Closing the transitional descriptor (reopen_in_child closes first) unregisters its
   // ranges before the close returns; only this thread runs, so nothing touches them until
   // they are registered again below.

@@ -1,13 +1,30 @@
 // uffd/fault_handler.cpp — the fault handler threads: read the userfaultfd, resolve.
 //
-// One handler per CPU, each pinned to its CPU, all poll()ing the same userfaultfd:
-// the wake-up lands on the faulting CPU's handler most of the time, which measured
-// best here (DESIGN.md: p50 ~10 us vs 58 us for one unpinned handler). After each
-// message a handler busy-polls for kSpinNs before sleeping in poll() again: faults come
-// in bursts and a sleeping handler costs a cross-CPU wake-up.
+// One waiter at a time. Every thread sleeping in poll() on the userfaultfd is woken by
+// every fault, and on a VM each wake-up of a remote, idle CPU is an IPI the faulting
+// thread pays for before it sleeps. Measured here (2 vCPUs, one program thread
+// refaulting): one blocking, unpinned handler p50 8 us, p99 12 us; two handlers waiting
+// p50 9-14 us, p99 31-54 us; a handler busy-polling on the other CPU p50 16 us (the
+// faulting CPU goes idle and needs an IPI to wake up); a handler pinned to the other
+// CPU 50 us. So:
+//   - the leader (handler 0) alone waits on the userfaultfd. It is not pinned: the
+//     scheduler wakes it on the faulting CPU, which is about to go idle, and the
+//     program wakes up there again when the leader sleeps. After a message it goes
+//     straight back to ppoll(), which returns at once if more is pending: no busy-poll,
+//     no extra syscall per fault (whatever a handler does between its UFFDIO_COPY and
+//     its next sleep delays the woken thread, which does not preempt it);
+//   - helpers (handlers 1..n-1) sleep on a futex, out of the userfaultfd's wait queue.
+//     The leader calls them when faults overlap: ppoll returned without sleeping and
+//     the waiting fault is another thread's than the last one. A called helper waits on
+//     the userfaultfd too, until it has had nothing to do for kHelperQuietNs;
+//   - a handler about to wait for another thread (wait_for_owner) calls the helpers
+//     first, so that no fault waits behind it.
+// Handler states: leader: waiting (ppoll) -> taking a message -> resolving -> waiting.
+// helper: asleep (futex) --called--> waiting (ppoll) / taking / resolving --quiet for
+// kHelperQuietNs--> asleep. stop_handlers() wakes both kinds (stop eventfd, futex).
 //
 // Reading protocol (uffd/map_lock.h): a handler takes read_mutex (try-lock: if another
-// handler is reading, this one goes back to polling), announces on map_lock, waits for
+// handler is reading, this one goes back to waiting), announces on map_lock, waits for
 // evictions between their check and their MOVE (evict.cpp), reads one message, and then either
 //   - a page fault: withdraws the announcement, releases read_mutex, resolves under
 //     map_lock shared;
@@ -17,19 +34,25 @@
 //
 // Throttled faults (throttle.cpp): a first touch taken well over the limit may be parked
 // instead of resolved; every turn of the loop serves the parked faults that are due, and
-// while any is parked poll() sleeps no longer than its deadline. A handler never sleeps
+// while any is parked ppoll() sleeps no longer than its deadline. A handler never sleeps
 // on behalf of one fault.
+//
+// Data layout: help_seq_ (the futex word: bumped to call helpers), helpers_awake_ (helpers
+// between being called and going back to sleep). Lock order: as core.h; the futex is a
+// leaf (nothing is held while sleeping on it).
 #include <errno.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <time.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <new>
+
 #include "common/counters.h"
+#include "common/futex.h"
 #include "common/histogram.h"
 #include "common/log.h"
 #include "common/own_thread.h"
@@ -38,14 +61,28 @@
 namespace uzswap::uffd {
 namespace {
 
-constexpr uint64_t kSpinNs = 50000;
+// A ppoll() that returned sooner than this did not sleep: a message was already waiting.
+constexpr uint64_t kNoSleepNs = 2000;
+// A called helper goes back to sleep after this long without a message.
+constexpr uint64_t kHelperQuietNs = 5000000;
 
 struct HandlerArg {
   EngineCore* core;
-  int cpu;
+  bool leader;
+  Scratch scratch;  // mapped by start_handlers: a handler that starts can always work
 };
 
 enum class ReadResult : uint8_t { Fault, Event, Empty };
+
+// How long ppoll() may sleep: until a parked fault is due (throttle.cpp) or `cap_ns`
+// pass; nullptr = no limit. No timer unless needed: on a VM, arming and cancelling one
+// costs two exits on every sleep, in the path of every fault.
+const timespec* poll_timeout(uint64_t parked_wait_ns, uint64_t cap_ns, timespec* ts) {
+  const uint64_t ns = parked_wait_ns < cap_ns ? parked_wait_ns : cap_ns;
+  if (ns == UINT64_MAX) return nullptr;
+  *ts = {static_cast<time_t>(ns / 1000000000ull), static_cast<long>(ns % 1000000000ull)};
+  return ts;
+}
 
 }  // namespace
 
@@ -155,48 +192,78 @@ bool EngineCore::take_message_gate_closed(uffd_msg& msg, Scratch& s) {
   return took;
 }
 
+// One turn: serve the parked faults that are due, then take one message if `readable`.
+// Inside the fork gate, or by the closed-gate protocol (fork_gate.h) while it is closed.
+bool EngineCore::handler_turn(uffd_msg& msg, Scratch& s, bool readable) {
+  bool took = false;
+  if (fork_gate_.enter()) {
+    serve_parked(s);  // throttled faults: resolutions too, so inside the gate
+    if (readable) took = take_message(msg, s);
+    fork_gate_.leave();
+  } else if (readable) {
+    took = take_message_gate_closed(msg, s);
+  }
+  return took;
+}
+
+void EngineCore::call_helpers() {
+  if (helpers_awake_.load(std::memory_order_relaxed) >= nhelpers_.load(std::memory_order_relaxed)) return;
+  help_seq_.fetch_add(1, std::memory_order_release);
+  futex_wake(help_seq_, 1);
+  UZ_COUNT(handler_helper_called);
+}
+
+// Waits on the userfaultfd until `quiet_ns` pass without a message (helpers; never while
+// a fault is parked), or until stop (the leader: quiet_ns = UINT64_MAX). Calls helpers
+// when faults overlap (see the top).
+void EngineCore::serve_messages(Scratch& s, uint64_t quiet_ns) {
+  pollfd fds[2] = {{uffd_.fd(), POLLIN, 0}, {stop_efd_, POLLIN, 0}};
+  uffd_msg msg;
+  uint32_t last_tid = 0;
+  uint64_t last_msg = now_ns();
+  while (!stopping_.load(std::memory_order_acquire)) {
+    const uint64_t now = now_ns();
+    const uint64_t parked_ns = parked_wait_ns();
+    uint64_t cap_ns = UINT64_MAX;
+    if (quiet_ns != UINT64_MAX) {
+      const uint64_t idle = now - last_msg;
+      if (idle >= quiet_ns && parked_ns == UINT64_MAX) return;  // never while faults are parked
+      if (idle < quiet_ns) cap_ns = quiet_ns - idle;
+    }
+    timespec ts;
+    const int n = ppoll(fds, 2, poll_timeout(parked_ns, cap_ns, &ts), nullptr);
+    const bool slept = now_ns() - now >= kNoSleepNs;
+    const bool readable = n > 0 && (fds[0].revents & POLLIN);
+    if (!handler_turn(msg, s, readable)) continue;
+    last_msg = now_ns();
+    if (msg.event != UFFD_EVENT_PAGEFAULT) continue;
+    const uint32_t tid = msg.arg.pagefault.feat.ptid;
+    if (!slept && (tid == 0 || tid != last_tid)) call_helpers();
+    last_tid = tid;
+  }
+}
+
+void EngineCore::helper_sleep_and_serve(Scratch& s) {
+  while (!stopping_.load(std::memory_order_acquire)) {
+    const uint32_t seen = help_seq_.load(std::memory_order_acquire);
+    futex_wait(help_seq_, seen);
+    if (help_seq_.load(std::memory_order_acquire) == seen) continue;  // spurious
+    helpers_awake_.fetch_add(1, std::memory_order_relaxed);
+    serve_messages(s, kHelperQuietNs);
+    helpers_awake_.fetch_sub(1, std::memory_order_relaxed);
+  }
+}
+
 void* EngineCore::handler_main(void* raw) {
   own_thread_begin();
   HandlerArg arg = *static_cast<HandlerArg*>(raw);
   munmap(raw, kPageSize);
   EngineCore* core = arg.core;
-  if (arg.cpu >= 0) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(arg.cpu, &set);
-    pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-  }
-  Scratch s;
-  if (!s.init()) {
-    UZ_ERROR("fault handler: no memory for its scratch pages");
-    return nullptr;
-  }
-  pollfd fds[2] = {{core->uffd_.fd(), POLLIN, 0}, {core->stop_efd_, POLLIN, 0}};
-  uint64_t last = 0;
-  uffd_msg msg;
-  while (!core->stopping_.load(std::memory_order_acquire)) {
-    bool took = false;
-    pollfd probe = {core->uffd_.fd(), POLLIN, 0};
-    if (core->fork_gate_.enter()) {
-      core->serve_parked(s);  // throttled faults: resolutions too, so inside the gate
-      if (poll(&probe, 1, 0) > 0) took = core->take_message(msg, s);
-      core->fork_gate_.leave();
-    } else if (poll(&probe, 1, 0) > 0) {
-      took = core->take_message_gate_closed(msg, s);
-    }
-    if (took) {
-      last = now_ns();
-      continue;
-    }
-    if (now_ns() - last < kSpinNs) {
-      cpu_relax();
-      continue;
-    }
-    // Never sleep past the deadline of a parked fault (throttle.cpp).
-    const uint64_t wait_ns = core->parked_wait_ns();
-    timespec ts = {1, 0};
-    if (wait_ns < 1000000000ull) ts = {0, static_cast<long>(wait_ns)};
-    ppoll(fds, 2, &ts, nullptr);
+  Scratch s = arg.scratch;
+  if (arg.leader) {
+    core->serve_messages(s, UINT64_MAX);
+  } else {
+    core->helper_sleep_and_serve(s);
   }
   s.destroy();
   return nullptr;
@@ -224,7 +291,6 @@ bool EngineCore::start_handlers(int n) {
   if (n <= 0) n = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
   if (n <= 0) n = 1;
   if (n > kMaxHandlers) n = kMaxHandlers;
-  int ncpu = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -232,16 +298,18 @@ bool EngineCore::start_handlers(int n) {
     void* mem = mmap(nullptr, kPageSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (mem == MAP_FAILED) break;
     void* stack = map_thread_stack();
-    auto* arg = static_cast<HandlerArg*>(mem);
-    arg->core = this;
-    arg->cpu = ncpu > 0 ? i % ncpu : -1;
-    if (stack == nullptr || !start_on_stack(&handlers_[nhandlers_], stack, &EngineCore::handler_main, arg)) {
+    auto* arg = new (mem) HandlerArg{this, i == 0, Scratch{}};
+    if (!arg->scratch.init()) UZ_ERROR("fault handler: no memory for its scratch pages");
+    if (arg->scratch.page == nullptr || stack == nullptr ||
+        !start_on_stack(&handlers_[nhandlers_], stack, &EngineCore::handler_main, arg)) {
+      arg->scratch.destroy();
       munmap(mem, kPageSize);
       if (stack != nullptr) munmap(stack, kThreadStackBytes);
       break;
     }
     handler_stacks_[nhandlers_] = stack;
     pthread_setname_np(handlers_[nhandlers_], "uzswap-fault");
+    if (nhandlers_ > 0) nhelpers_.fetch_add(1, std::memory_order_relaxed);
     ++nhandlers_;
   }
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
@@ -252,11 +320,15 @@ void EngineCore::stop_handlers() {
   stopping_.store(true, std::memory_order_release);
   uint64_t one = 1;
   if (stop_efd_ >= 0) (void)!write(stop_efd_, &one, sizeof(one));
+  help_seq_.fetch_add(1, std::memory_order_release);
+  futex_wake(help_seq_);
   for (int i = 0; i < nhandlers_; ++i) {
     pthread_join(handlers_[i], nullptr);
     munmap(handler_stacks_[i], kThreadStackBytes);
   }
   nhandlers_ = 0;
+  nhelpers_.store(0, std::memory_order_relaxed);
+  helpers_awake_.store(0, std::memory_order_relaxed);
   wake_all_parked();  // no handler is left to serve them
 }
 

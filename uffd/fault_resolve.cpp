@@ -55,23 +55,25 @@ namespace {
 constexpr int kSpinBeforeYield = 2000;
 constexpr int kWaitLimit = 200000;
 
+void set_kind(Scratch& s, Histogram h) { s.kind = static_cast<int>(h); }
+
+}  // namespace
+
 // Waits for the owner of a transient state to move on. False if it takes unreasonably
-// long (the caller defers instead of blocking a handler).
-bool wait_for_change(AtomicEntry& e, Entry v) {
+// long (the caller defers instead of blocking a handler). Past the first spins, calls a
+// helper handler: faults must not queue behind this wait (fault_handler.cpp).
+bool EngineCore::wait_for_owner(AtomicEntry& e, Entry v) {
   for (int i = 0; i < kWaitLimit; ++i) {
     if (e.load(std::memory_order_acquire) != v) return true;
     if (i < kSpinBeforeYield) {
       cpu_relax();
     } else {
+      if (i == kSpinBeforeYield) call_helpers();
       sched_yield();
     }
   }
   return false;
 }
-
-void set_kind(Scratch& s, Histogram h) { s.kind = static_cast<int>(h); }
-
-}  // namespace
 
 // EEXIST: the page is already present. The kernel wakes waiters only after a successful
 // fill, so wake explicitly: a thread whose fault we read must never be left waiting.
@@ -92,7 +94,7 @@ Resolve EngineCore::resolve_missing(uintptr_t page, Scratch& s) {
     case PageState::Evicting:
       // MOVE mode: the evictor holds map_lock across one ioctl: wait. Fallback: it copies
       // without map_lock (maybe faulting itself): never wait for it.
-      if (move_mode_) return wait_for_change(e, v) ? Resolve::Retry : Resolve::Deferred;
+      if (move_mode_) return wait_for_owner(e, v) ? Resolve::Retry : Resolve::Deferred;
       // Fallback: a missing fault proves the claimed page is not present (claimed from a
       // stale pagemap snapshot): nothing to copy. Cancel; the evictor's next CAS fails.
       if (!e.compare_exchange_strong(v, make_entry(PageState::Absent, 0, kFlagHot), std::memory_order_acq_rel))
@@ -100,7 +102,7 @@ Resolve EngineCore::resolve_missing(uintptr_t page, Scratch& s) {
       UZ_COUNT(evict_cancelled);
       return Resolve::Retry;
     case PageState::Loading:
-      return wait_for_change(e, v) ? Resolve::Retry : Resolve::Deferred;
+      return wait_for_owner(e, v) ? Resolve::Retry : Resolve::Deferred;
     case PageState::EvictingZap:
       // Our own REMOVE event not yet applied: the zap is still ahead; refault later.
       if (v & kFlagSelfZap) return Resolve::Deferred;
@@ -315,7 +317,7 @@ Resolve EngineCore::resolve_wp(uintptr_t page, Scratch& s) {
     AtomicEntry& e = r->entries[r->index_of(page)];
     Entry v = e.load(std::memory_order_acquire);
     if (entry_state(v) == PageState::EvictingZap) return Resolve::Deferred;  // the evictor settles it
-    if (entry_state(v) == PageState::Loading) return wait_for_change(e, v) ? Resolve::Retry : Resolve::Deferred;
+    if (entry_state(v) == PageState::Loading) return wait_for_owner(e, v) ? Resolve::Retry : Resolve::Deferred;
     // Every other state unprotects, as the entry's owner (evict.cpp, unprotect_as_owner):
     //   Evicting: a write while the evictor copies wins; the eviction is cancelled (the
     //     evictor's next CAS fails and it discards its copy);
@@ -359,7 +361,7 @@ bool EngineCore::restore_page(Range* r, size_t index, Scratch& s) {
         return true;
       case PageState::Evicting:
       case PageState::Loading:
-        res = wait_for_change(e, v) ? Resolve::Retry : Resolve::Deferred;
+        res = wait_for_owner(e, v) ? Resolve::Retry : Resolve::Deferred;
         break;
       case PageState::EvictingZap:
         res = (v & kFlagSelfZap) ? Resolve::Deferred : resolve_from_slot(e, v, page, s);

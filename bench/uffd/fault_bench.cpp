@@ -71,6 +71,7 @@ uint8_t* map(size_t len) {
 }
 
 Engine* start(EngineConfig cfg) {
+  if (const char* v = getenv("UZB_HANDLERS")) cfg.handler_threads = atoi(v);  // for experiments
   EngineStartResult r;
   Engine* e = Engine::start(cfg, &r);
   if (e == nullptr) {
@@ -127,67 +128,102 @@ void wait_evicted(Engine* e, size_t pages, bool staged) {
   }
 }
 
+// Loads `pages` of text into a managed mapping and waits until `fraction` of them is
+// evicted (stored, or staged if `staged`).
+uint8_t* load_and_evict(Engine* e, size_t pages, double fraction, bool staged) {
+  uint8_t* mem = map(pages * kPage);
+  e->manage(mem, pages * kPage);
+  for (size_t i = 0; i < pages; ++i) fill_text(mem + i * kPage, i);
+  wait_evicted(e, static_cast<size_t>(pages * fraction), staged);
+  return mem;
+}
+
+void bench_first_touch(size_t pages) {
+  first_touch(nullptr, "first touch, plain (no uffd)", pages);
+  Engine* e = start(EngineConfig{});
+  first_touch(e, "first touch, managed range", pages);
+  Engine::destroy(e);
+}
+
+// Eviction throughput, then refaults while reclaim evicts everything they bring back.
+void bench_evict_and_pool(size_t pages) {
+  EngineConfig cfg;
+  cfg.limit_bytes = 1;
+  cfg.stage_seconds = 0;
+  cfg.reclaim_threads = 1;
+  Engine* e = start(cfg);
+  uint64_t t0 = now_ns();
+  uint8_t* mem = load_and_evict(e, pages, 1.0, false);
+  double secs = (now_ns() - t0) / 1e9;
+  EngineStats s = e->stats();
+  printf("%-44s %8.0f pages/s  (%llu stored, ratio %.2f)\n", "eviction, 1 reclaim thread (stage+compress)",
+         (s.stored_pages + s.same_filled_pages) / secs, static_cast<unsigned long long>(s.stored_pages),
+         s.stored_pages ? static_cast<double>(s.compressed_bytes) / (s.stored_pages * kPage) : 0.0);
+  print("refault from pool (random, reclaim running)", refault(e, mem, pages, Counter::fault_pool, 20000));
+  Engine::destroy(e);
+  munmap(mem, pages * kPage);
+}
+
+// Steady state under a limit: a quarter of the data may stay resident, reclaim only
+// re-evicts what the refaults bring back.
+void bench_pool_limit(size_t pages) {
+  EngineConfig cfg;
+  cfg.limit_bytes = pages * kPage / 4;
+  cfg.stage_seconds = 0;
+  Engine* e = start(cfg);
+  uint8_t* mem = load_and_evict(e, pages, 0.7, false);
+  print("refault from pool (random, limit 25% of data)", refault(e, mem, pages, Counter::fault_pool, 20000));
+  Engine::destroy(e);
+  munmap(mem, pages * kPage);
+}
+
+// Reclaim quiet: everything evicted by age, no limit; a refaulted page stays resident
+// until it is idle again, so the refaults do not compete with eviction.
+void bench_pool_quiet(size_t pages) {
+  EngineConfig cfg;
+  cfg.cold_age_seconds = 1;
+  cfg.stage_seconds = 0;
+  Engine* e = start(cfg);
+  uint8_t* mem = load_and_evict(e, pages, 1.0, false);
+  print("refault from pool (random, reclaim quiet)", refault(e, mem, pages, Counter::fault_pool, 10000));
+  Engine::destroy(e);
+  munmap(mem, pages * kPage);
+}
+
+void bench_staged(size_t pages) {
+  EngineConfig cfg;
+  cfg.limit_bytes = 1;
+  cfg.stage_seconds = 3600;  // stays staged
+  Engine* e = start(cfg);
+  uint8_t* mem = load_and_evict(e, pages, 1.0, true);
+  print("refault from staging (random)", refault(e, mem, pages, Counter::fault_staged, 20000));
+  Engine::destroy(e);
+  munmap(mem, pages * kPage);
+}
+
+struct Scenario {
+  const char* name;
+  void (*run)(size_t pages);
+};
+
+constexpr Scenario kScenarios[] = {
+    {"touch", bench_first_touch}, {"pool", bench_evict_and_pool}, {"limit", bench_pool_limit},
+    {"quiet", bench_pool_quiet},  {"staged", bench_staged},
+};
+
 }  // namespace
 
+// Usage: uffd_fault_bench [pages] [scenario...]  (scenarios: touch pool limit quiet staged;
+// all by default).
 int main(int argc, char** argv) {
   size_t pages = 16384;  // 64 MiB
   if (argc > 1) pages = strtoul(argv[1], nullptr, 0);
   printf("uzswap fault engine benchmark: %zu pages (%zu MiB), %ld CPUs\n", pages, pages * kPage >> 20,
          sysconf(_SC_NPROCESSORS_ONLN));
-
-  first_touch(nullptr, "first touch, plain (no uffd)", pages);
-  {
-    Engine* e = start(EngineConfig{});
-    first_touch(e, "first touch, managed range", pages);
-    Engine::destroy(e);
-  }
-  {
-    EngineConfig cfg;
-    cfg.limit_bytes = 1;
-    cfg.stage_seconds = 0;
-    cfg.reclaim_threads = 1;
-    Engine* e = start(cfg);
-    uint8_t* mem = map(pages * kPage);
-    e->manage(mem, pages * kPage);
-    uint64_t t0 = now_ns();
-    for (size_t i = 0; i < pages; ++i) fill_text(mem + i * kPage, i);
-    wait_evicted(e, pages, false);
-    double secs = (now_ns() - t0) / 1e9;
-    EngineStats s = e->stats();
-    printf("%-44s %8.0f pages/s  (%llu stored, ratio %.2f)\n", "eviction, 1 reclaim thread (stage+compress)",
-           (s.stored_pages + s.same_filled_pages) / secs, static_cast<unsigned long long>(s.stored_pages),
-           s.stored_pages ? static_cast<double>(s.compressed_bytes) / (s.stored_pages * kPage) : 0.0);
-    print("refault from pool (random, reclaim running)", refault(e, mem, pages, Counter::fault_pool, 20000));
-    Engine::destroy(e);
-    munmap(mem, pages * kPage);
-  }
-  {
-    // Steady state under a limit: a quarter of the data may stay resident, reclaim only
-    // re-evicts what the refaults bring back.
-    EngineConfig cfg;
-    cfg.limit_bytes = pages * kPage / 4;
-    cfg.stage_seconds = 0;
-    Engine* e = start(cfg);
-    uint8_t* mem = map(pages * kPage);
-    e->manage(mem, pages * kPage);
-    for (size_t i = 0; i < pages; ++i) fill_text(mem + i * kPage, i);
-    wait_evicted(e, pages * 7 / 10, false);
-    print("refault from pool (random, limit 25% of data)", refault(e, mem, pages, Counter::fault_pool, 20000));
-    Engine::destroy(e);
-    munmap(mem, pages * kPage);
-  }
-  {
-    EngineConfig cfg;
-    cfg.limit_bytes = 1;
-    cfg.stage_seconds = 3600;  // stays staged
-    Engine* e = start(cfg);
-    uint8_t* mem = map(pages * kPage);
-    e->manage(mem, pages * kPage);
-    for (size_t i = 0; i < pages; ++i) fill_text(mem + i * kPage, i);
-    wait_evicted(e, pages, true);
-    print("refault from staging (random)", refault(e, mem, pages, Counter::fault_staged, 20000));
-    Engine::destroy(e);
-    munmap(mem, pages * kPage);
+  for (const Scenario& sc : kScenarios) {
+    bool wanted = argc <= 2;
+    for (int i = 2; i < argc; ++i) wanted |= strcmp(argv[i], sc.name) == 0;
+    if (wanted) sc.run(pages);
   }
   return 0;
 }

@@ -1,6 +1,8 @@
 // tests/uffd/engine_stress_test.cpp — many threads writing while reclaim runs
 // continuously; every page carries (index, sequence) and is checked on every visit and at
-// the end; conservation of pool objects at the end. Both eviction paths.
+// the end; conservation of pool objects at the end. Both eviction paths, and both handler
+// arrangements: the leader alone, and the leader calling helpers as faults overlap
+// (uffd/fault_handler.cpp).
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -17,8 +19,9 @@ namespace {
 constexpr size_t kThreads = 4;
 constexpr size_t kPagesPerThread = 512;
 
-void run_writers(bool force_copy) {
+void run_writers(bool force_copy, int handlers = 0) {
   EngineConfig cfg = aggressive_config();
+  cfg.handler_threads = handlers;
   cfg.stage_seconds = 0.005;
   cfg.force_copy_evict = force_copy;
   cfg.reclaim_threads = 2;
@@ -60,10 +63,16 @@ void run_writers(bool force_copy) {
     }
     visits.fetch_add(n);
   };
+  const uint64_t helper_calls = count(Counter::handler_helper_called);
   std::vector<std::thread> threads;
   for (size_t t = 0; t < kThreads; ++t) threads.emplace_back(worker, t);
   for (auto& th : threads) th.join();
   EXPECT_EQ(bad.load(), 0u) << "after " << visits.load() << " visits";
+  if (handlers == 1) {
+    EXPECT_EQ(count(Counter::handler_helper_called), helper_calls) << "no helper to call";
+  } else if (handlers > 1) {
+    EXPECT_GT(count(Counter::handler_helper_called), helper_calls) << "faults of 4 threads overlapped";
+  }
   print_engine_counters();
   // Let reclaim evict more, then check every page once more.
   wait_until([&] { return evicted_pages(engine) >= pages / 2; }, 10);
@@ -120,6 +129,13 @@ TEST(EngineStress, StatsWhileStopping) {
 TEST(EngineStress, WritersWhileReclaimRuns) { run_writers(false); }
 
 TEST(EngineStress, WritersWhileFallbackReclaimRuns) { run_writers(true); }
+
+// The leader alone serves every thread's faults.
+TEST(EngineStress, WritersWhileReclaimRunsOneHandler) { run_writers(false, 1); }
+
+// Four writers fault at once: the leader calls helpers, which then wait on the
+// userfaultfd too and go back to sleep when idle, many times over the run.
+TEST(EngineStress, WritersWhileReclaimRunsWithHelpers) { run_writers(false, 4); }
 
 }  // namespace
 }  // namespace uzswap::test
