@@ -82,7 +82,7 @@ void EngineCore::serve_parked(Scratch& s) {
 
 uint64_t EngineCore::parked_wait_ns() {
   uint64_t oldest;
-  if (!parked_.oldest(&oldest)) return UINT64_MAX;
+  if (parked_.size() == 0 || !parked_.oldest(&oldest)) return UINT64_MAX;  // no lock on the fault path
   uint64_t due = policy::release_deadline_in(throttle_cfg_, oldest, now_ns());
   return due < kParkedPollNs ? due : kParkedPollNs;
 }

@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "common/counters.h"
@@ -201,6 +202,51 @@ void bench_staged(size_t pages) {
   munmap(mem, pages * kPage);
 }
 
+// Several threads read their own share of evicted pages at once, each page once in random
+// order (so every read is a refault from the pool): latency as each thread sees it, and
+// the refaults per second of all threads together.
+void bench_pool_threads(size_t pages, size_t nthreads) {
+  EngineConfig cfg;
+  cfg.cold_age_seconds = 1;
+  cfg.stage_seconds = 0;
+  Engine* e = start(cfg);
+  uint8_t* mem = load_and_evict(e, pages, 1.0, false);
+  std::vector<std::vector<uint64_t>> samples(nthreads);
+  const size_t share = pages / nthreads;
+  const uint64_t faults0 = counter_read(Counter::fault_pool);
+  const uint64_t t0 = now_ns();
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < nthreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<size_t> order(share);
+      for (size_t i = 0; i < share; ++i) order[i] = t * share + i;
+      std::shuffle(order.begin(), order.end(), std::mt19937_64(t + 1));
+      samples[t].reserve(share);
+      for (size_t i : order) {
+        uint64_t a = now_ns();
+        volatile uint8_t x = mem[i * kPage + 100];
+        (void)x;
+        samples[t].push_back(now_ns() - a);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  const double secs = (now_ns() - t0) / 1e9;
+  const uint64_t faults = counter_read(Counter::fault_pool) - faults0;
+  std::vector<uint64_t> all;
+  for (auto& v : samples) all.insert(all.end(), v.begin(), v.end());
+  char what[64];
+  snprintf(what, sizeof what, "refault from pool, %zu threads at once", nthreads);
+  print(what, percentiles(all));
+  printf("%-44s %8.0f refaults/s (%llu pool refaults of %zu reads)\n", "", faults / secs,
+         static_cast<unsigned long long>(faults), nthreads * share);
+  Engine::destroy(e);
+  munmap(mem, pages * kPage);
+}
+
+void bench_pool_2threads(size_t pages) { bench_pool_threads(pages, 2); }
+void bench_pool_4threads(size_t pages) { bench_pool_threads(pages, 4); }
+
 struct Scenario {
   const char* name;
   void (*run)(size_t pages);
@@ -208,13 +254,14 @@ struct Scenario {
 
 constexpr Scenario kScenarios[] = {
     {"touch", bench_first_touch}, {"pool", bench_evict_and_pool}, {"limit", bench_pool_limit},
-    {"quiet", bench_pool_quiet},  {"staged", bench_staged},
+    {"quiet", bench_pool_quiet},  {"staged", bench_staged},   {"threads2", bench_pool_2threads},
+    {"threads4", bench_pool_4threads},
 };
 
 }  // namespace
 
-// Usage: uffd_fault_bench [pages] [scenario...]  (scenarios: touch pool limit quiet staged;
-// all by default).
+// Usage: uffd_fault_bench [pages] [scenario...]  (scenarios: touch pool limit quiet staged
+// threads2 threads4; all by default).
 int main(int argc, char** argv) {
   size_t pages = 16384;  // 64 MiB
   if (argc > 1) pages = strtoul(argv[1], nullptr, 0);
