@@ -189,7 +189,7 @@ class EngineCore final : public Engine, public policy::Mechanics {
   static void* handler_main(void* arg);
   bool handler_turn(uffd_msg& msg, Scratch& s, bool readable);
   void serve_messages(Scratch& s, uint64_t quiet_ns);
-  void helper_sleep_and_serve(Scratch& s);
+  void helper_sleep_and_serve(Scratch& s, uint32_t seen);
   void call_helpers();  // faults overlap, or a handler is about to wait: wake a sleeping helper
   bool start_handlers(int n);
   void stop_handlers();

@@ -14,14 +14,18 @@
 //     no extra syscall per fault (whatever a handler does between its UFFDIO_COPY and
 //     its next sleep delays the woken thread, which does not preempt it);
 //   - helpers (handlers 1..n-1) sleep on a futex, out of the userfaultfd's wait queue.
-//     The leader calls them when faults overlap: ppoll returned without sleeping and
-//     the waiting fault is another thread's than the last one. A called helper waits on
-//     the userfaultfd too, until it has had nothing to do for kHelperQuietNs;
-//   - a handler about to wait for another thread (wait_for_owner) calls the helpers
-//     first, so that no fault waits behind it.
+//     The leader calls one when faults overlap: ppoll returned without sleeping and
+//     the waiting fault is another thread's than the last one (helpers do not call
+//     each other). A called helper waits on the userfaultfd too, until it has had
+//     nothing to do for kHelperQuietNs and no fault is parked;
+//   - a handler waiting for another thread (wait_for_owner) calls a helper first and
+//     again while it waits, so that no fault or event queues behind it.
 // Handler states: leader: waiting (ppoll) -> taking a message -> resolving -> waiting.
 // helper: asleep (futex) --called--> waiting (ppoll) / taking / resolving --quiet for
-// kHelperQuietNs--> asleep. stop_handlers() wakes both kinds (stop eventfd, futex).
+// kHelperQuietNs--> asleep (at once serving again if called meanwhile). stop_handlers()
+// wakes both kinds (stop eventfd; stopping_, then the futex word).
+// Known cost: a ppoll() slower than kNoSleepNs without sleeping (a VM whose clock reads
+// trap) hides overlaps; helpers then come only from wait_for_owner.
 //
 // Reading protocol (uffd/map_lock.h): a handler takes read_mutex (try-lock: if another
 // handler is reading, this one goes back to waiting), announces on map_lock, waits for
@@ -37,12 +41,13 @@
 // while any is parked ppoll() sleeps no longer than its deadline. A handler never sleeps
 // on behalf of one fault.
 //
-// Data layout: help_seq_ (the futex word: bumped to call helpers), helpers_awake_ (helpers
-// between being called and going back to sleep). Lock order: as core.h; the futex is a
-// leaf (nothing is held while sleeping on it).
+// Data layout: help_seq_ (the futex word: bumped on every call and at stop), helpers_awake_
+// (helpers between being called and going back to sleep), nhelpers_ (helpers started).
+// Lock order: as core.h; the futex is a leaf (nothing is held while sleeping on it).
 #include <errno.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <time.h>
 #include <sys/eventfd.h>
@@ -69,7 +74,8 @@ constexpr uint64_t kHelperQuietNs = 5000000;
 struct HandlerArg {
   EngineCore* core;
   bool leader;
-  Scratch scratch;  // mapped by start_handlers: a handler that starts can always work
+  uint32_t help_seq;  // helpers: the futex word's value before the thread was created
+  Scratch scratch;    // mapped by start_handlers: a handler that starts can always work
 };
 
 enum class ReadResult : uint8_t { Fault, Event, Empty };
@@ -206,17 +212,22 @@ bool EngineCore::handler_turn(uffd_msg& msg, Scratch& s, bool readable) {
   return took;
 }
 
+// The word always changes, so a helper between serving and sleeping (its futex_wait
+// compares with the value it was woken by) serves again at once; the syscall is spared
+// only while every helper is already serving.
 void EngineCore::call_helpers() {
-  if (helpers_awake_.load(std::memory_order_relaxed) >= nhelpers_.load(std::memory_order_relaxed)) return;
-  help_seq_.fetch_add(1, std::memory_order_release);
+  help_seq_.fetch_add(1, std::memory_order_seq_cst);
+  if (helpers_awake_.load(std::memory_order_seq_cst) >= nhelpers_.load(std::memory_order_relaxed)) return;
   futex_wake(help_seq_, 1);
   UZ_COUNT(handler_helper_called);
 }
 
 // Waits on the userfaultfd until `quiet_ns` pass without a message (helpers; never while
-// a fault is parked), or until stop (the leader: quiet_ns = UINT64_MAX). Calls helpers
-// when faults overlap (see the top).
+// a fault is parked: the leader may be asleep without a deadline), or until stop (the
+// leader: quiet_ns = UINT64_MAX). The leader calls helpers when faults overlap (see the
+// top); helpers do not call each other, or one overlap would wake them all.
 void EngineCore::serve_messages(Scratch& s, uint64_t quiet_ns) {
+  const bool leader = quiet_ns == UINT64_MAX;
   pollfd fds[2] = {{uffd_.fd(), POLLIN, 0}, {stop_efd_, POLLIN, 0}};
   uffd_msg msg;
   uint32_t last_tid = 0;
@@ -225,32 +236,44 @@ void EngineCore::serve_messages(Scratch& s, uint64_t quiet_ns) {
     const uint64_t now = now_ns();
     const uint64_t parked_ns = parked_wait_ns();
     uint64_t cap_ns = UINT64_MAX;
-    if (quiet_ns != UINT64_MAX) {
+    if (!leader) {
       const uint64_t idle = now - last_msg;
-      if (idle >= quiet_ns && parked_ns == UINT64_MAX) return;  // never while faults are parked
+      if (idle >= quiet_ns && parked_ns == UINT64_MAX) return;
       if (idle < quiet_ns) cap_ns = quiet_ns - idle;
     }
     timespec ts;
     const int n = ppoll(fds, 2, poll_timeout(parked_ns, cap_ns, &ts), nullptr);
     const bool slept = now_ns() - now >= kNoSleepNs;
     const bool readable = n > 0 && (fds[0].revents & POLLIN);
-    if (!handler_turn(msg, s, readable)) continue;
+    if (!handler_turn(msg, s, readable)) {
+      // A message is pending but another thread holds the read mutex (a handler, manage,
+      // stop, a fork's prepare step): let it run rather than spin against it.
+      if (readable) sched_yield();
+      continue;
+    }
     last_msg = now_ns();
     if (msg.event != UFFD_EVENT_PAGEFAULT) continue;
     const uint32_t tid = msg.arg.pagefault.feat.ptid;
-    if (!slept && (tid == 0 || tid != last_tid)) call_helpers();
+    if (leader && !slept && (tid == 0 || tid != last_tid)) call_helpers();
     last_tid = tid;
   }
 }
 
-void EngineCore::helper_sleep_and_serve(Scratch& s) {
-  while (!stopping_.load(std::memory_order_acquire)) {
-    const uint32_t seen = help_seq_.load(std::memory_order_acquire);
+// `seen`: the word's value when this helper was started. Read before checking stopping_,
+// so that stop_handlers() (stopping_, then the word) either is seen or makes the wait
+// return at once; and kept from the wake-up on, so that a call made while serving (or in
+// the moment between serving and sleeping) sends this helper round again.
+void EngineCore::helper_sleep_and_serve(Scratch& s, uint32_t seen) {
+  for (;;) {
+    if (stopping_.load(std::memory_order_seq_cst)) return;
     futex_wait(help_seq_, seen);
-    if (help_seq_.load(std::memory_order_acquire) == seen) continue;  // spurious
-    helpers_awake_.fetch_add(1, std::memory_order_relaxed);
+    const uint32_t now_seq = help_seq_.load(std::memory_order_seq_cst);
+    if (now_seq == seen) continue;  // spurious
+    seen = now_seq;
+    if (stopping_.load(std::memory_order_seq_cst)) return;
+    helpers_awake_.fetch_add(1, std::memory_order_seq_cst);
     serve_messages(s, kHelperQuietNs);
-    helpers_awake_.fetch_sub(1, std::memory_order_relaxed);
+    helpers_awake_.fetch_sub(1, std::memory_order_seq_cst);
   }
 }
 
@@ -263,7 +286,7 @@ void* EngineCore::handler_main(void* raw) {
   if (arg.leader) {
     core->serve_messages(s, UINT64_MAX);
   } else {
-    core->helper_sleep_and_serve(s);
+    core->helper_sleep_and_serve(s, arg.help_seq);
   }
   s.destroy();
   return nullptr;
@@ -298,7 +321,7 @@ bool EngineCore::start_handlers(int n) {
     void* mem = mmap(nullptr, kPageSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (mem == MAP_FAILED) break;
     void* stack = map_thread_stack();
-    auto* arg = new (mem) HandlerArg{this, i == 0, Scratch{}};
+    auto* arg = new (mem) HandlerArg{this, i == 0, help_seq_.load(std::memory_order_seq_cst), Scratch{}};
     if (!arg->scratch.init()) UZ_ERROR("fault handler: no memory for its scratch pages");
     if (arg->scratch.page == nullptr || stack == nullptr ||
         !start_on_stack(&handlers_[nhandlers_], stack, &EngineCore::handler_main, arg)) {
@@ -317,10 +340,10 @@ bool EngineCore::start_handlers(int n) {
 }
 
 void EngineCore::stop_handlers() {
-  stopping_.store(true, std::memory_order_release);
+  stopping_.store(true, std::memory_order_seq_cst);
   uint64_t one = 1;
   if (stop_efd_ >= 0) (void)!write(stop_efd_, &one, sizeof(one));
-  help_seq_.fetch_add(1, std::memory_order_release);
+  help_seq_.fetch_add(1, std::memory_order_seq_cst);  // after stopping_: see helper_sleep_and_serve
   futex_wake(help_seq_);
   for (int i = 0; i < nhandlers_; ++i) {
     pthread_join(handlers_[i], nullptr);

@@ -54,6 +54,7 @@ namespace {
 
 constexpr int kSpinBeforeYield = 2000;
 constexpr int kWaitLimit = 200000;
+constexpr int kCallEvery = 1000;
 
 void set_kind(Scratch& s, Histogram h) { s.kind = static_cast<int>(h); }
 
@@ -61,14 +62,15 @@ void set_kind(Scratch& s, Histogram h) { s.kind = static_cast<int>(h); }
 
 // Waits for the owner of a transient state to move on. False if it takes unreasonably
 // long (the caller defers instead of blocking a handler). Past the first spins, calls a
-// helper handler: faults must not queue behind this wait (fault_handler.cpp).
+// helper handler, and again every kCallEvery yields (a called helper goes back to sleep
+// when idle): faults and events must not queue behind this wait (fault_handler.cpp).
 bool EngineCore::wait_for_owner(AtomicEntry& e, Entry v) {
   for (int i = 0; i < kWaitLimit; ++i) {
     if (e.load(std::memory_order_acquire) != v) return true;
     if (i < kSpinBeforeYield) {
       cpu_relax();
     } else {
-      if (i == kSpinBeforeYield) call_helpers();
+      if ((i - kSpinBeforeYield) % kCallEvery == 0) call_helpers();
       sched_yield();
     }
   }

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <random>
 #include <thread>
 #include <vector>
@@ -123,6 +125,55 @@ TEST(EngineStress, StatsWhileStopping) {
       munmap(mems[r], kRangePages * kPage);
     }
     ASSERT_EQ(bad, 0u) << "pages not brought back by stop() (round " << round << ")";
+  }
+}
+
+// stop() while helpers are being called, serving, or on their way back to sleep: it must
+// return (a helper asleep past the stop signal would hang the join) with every page back.
+TEST(EngineStress, StopWhileHelpersComeAndGo) {
+  constexpr size_t kThreadsHere = 4, kPagesEach = 64;
+  for (int round = 0; round < 60; ++round) {
+    EngineConfig cfg = aggressive_config();
+    cfg.handler_threads = 4;
+    UZ_START_ENGINE(engine, cfg);
+    const size_t pages = kThreadsHere * kPagesEach;
+    auto* mem = static_cast<uint8_t*>(map_anon(pages * kPage));
+    ASSERT_NE(mem, nullptr);
+    ASSERT_TRUE(engine->manage(mem, pages * kPage));
+    for (size_t i = 0; i < pages; ++i) fill_page(mem + i * kPage, i, 3);
+    ASSERT_TRUE(wait_until([&] { return evicted_pages(engine) >= pages / 2; }, 10));
+    std::atomic<bool> quit{false};
+    std::atomic<size_t> bad{0};
+    std::vector<std::thread> readers;
+    for (size_t t = 0; t < kThreadsHere; ++t) {
+      readers.emplace_back([&, t] {
+        std::mt19937_64 rng(round * 31 + t);
+        while (!quit.load(std::memory_order_relaxed)) {
+          size_t i = t * kPagesEach + rng() % kPagesEach;
+          if (!check_page(mem + i * kPage, i, 3)) bad.fetch_add(1);
+        }
+      });
+    }
+    // Let helpers be called and fall idle (5 ms) at different moments of the rounds.
+    std::this_thread::sleep_for(std::chrono::milliseconds(1 + (round % 4) * 3));
+    quit = true;
+    for (auto& th : readers) th.join();
+    std::this_thread::sleep_for(std::chrono::microseconds((round % 5) * 1200));
+    std::atomic<bool> stopped{false};
+    std::thread watchdog([&] {
+      if (!wait_until([&] { return stopped.load(); }, 30)) {
+        fprintf(stderr, "stop() did not return within 30 s (round %d)\n", round);
+        abort();
+      }
+    });
+    engine->stop();
+    stopped = true;
+    watchdog.join();
+    size_t after = 0;
+    for (size_t i = 0; i < pages; ++i) after += check_page(mem + i * kPage, i, 3) ? 0 : 1;
+    EXPECT_EQ(bad.load(), 0u) << "round " << round;
+    ASSERT_EQ(after, 0u) << "pages not back after stop() (round " << round << ")";
+    munmap(mem, pages * kPage);
   }
 }
 
