@@ -62,7 +62,11 @@ void run(bool force_copy) {
       for (size_t pg = 0; pg < kPages; pg += 2) memset(base + pg * kPage, fillv, kPage);
       for (size_t pg = 0; pg < kPages; ++pg) {
         uint8_t want = pg % 2 == 0 ? fillv : 0;
-        if (base[pg * kPage] != want || base[pg * kPage + kPage - 1] != want) bad.fetch_add(1);
+        uint8_t first = base[pg * kPage], last = base[pg * kPage + kPage - 1];
+        if (first == want && last == want) continue;
+        bad.fetch_add(1);
+        fprintf(stderr, "remap %lu: page %zu want %u got first %u last %u; reread %u %u\n",
+                (unsigned long)remaps.load(), pg, want, first, last, base[pg * kPage], base[pg * kPage + kPage - 1]);
       }
       remaps.fetch_add(1, std::memory_order_relaxed);
     }
