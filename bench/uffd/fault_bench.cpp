@@ -165,17 +165,24 @@ void bench_evict_and_pool(size_t pages) {
   munmap(mem, pages * kPage);
 }
 
+// Loads and evicts (fraction `evicted`, staged or stored) under `cfg`, then measures
+// `samples` single-thread random refaults of kind `kind`.
+void bench_refaults(const char* what, EngineConfig cfg, size_t pages, double evicted, bool staged, Counter kind,
+                    size_t samples) {
+  Engine* e = start(cfg);
+  uint8_t* mem = load_and_evict(e, pages, evicted, staged);
+  print(what, refault(e, mem, pages, kind, samples));
+  Engine::destroy(e);
+  munmap(mem, pages * kPage);
+}
+
 // Steady state under a limit: a quarter of the data may stay resident, reclaim only
 // re-evicts what the refaults bring back.
 void bench_pool_limit(size_t pages) {
   EngineConfig cfg;
   cfg.limit_bytes = pages * kPage / 4;
   cfg.stage_seconds = 0;
-  Engine* e = start(cfg);
-  uint8_t* mem = load_and_evict(e, pages, 0.7, false);
-  print("refault from pool (random, limit 25% of data)", refault(e, mem, pages, Counter::fault_pool, 20000));
-  Engine::destroy(e);
-  munmap(mem, pages * kPage);
+  bench_refaults("refault from pool (random, limit 25% of data)", cfg, pages, 0.7, false, Counter::fault_pool, 20000);
 }
 
 // Reclaim quiet: everything evicted by age, no limit; a refaulted page stays resident
@@ -184,22 +191,14 @@ void bench_pool_quiet(size_t pages) {
   EngineConfig cfg;
   cfg.cold_age_seconds = 1;
   cfg.stage_seconds = 0;
-  Engine* e = start(cfg);
-  uint8_t* mem = load_and_evict(e, pages, 1.0, false);
-  print("refault from pool (random, reclaim quiet)", refault(e, mem, pages, Counter::fault_pool, 10000));
-  Engine::destroy(e);
-  munmap(mem, pages * kPage);
+  bench_refaults("refault from pool (random, reclaim quiet)", cfg, pages, 1.0, false, Counter::fault_pool, 10000);
 }
 
 void bench_staged(size_t pages) {
   EngineConfig cfg;
   cfg.limit_bytes = 1;
   cfg.stage_seconds = 3600;  // stays staged
-  Engine* e = start(cfg);
-  uint8_t* mem = load_and_evict(e, pages, 1.0, true);
-  print("refault from staging (random)", refault(e, mem, pages, Counter::fault_staged, 20000));
-  Engine::destroy(e);
-  munmap(mem, pages * kPage);
+  bench_refaults("refault from staging (random)", cfg, pages, 1.0, true, Counter::fault_staged, 20000);
 }
 
 // Several threads read their own share of evicted pages at once, each page once in random
