@@ -159,6 +159,10 @@ class EngineCore final : public Engine, public policy::Mechanics {
   // Evictions between their registration check and their UFFDIO_MOVE (evict.cpp, "Evict
   // window"); a reader that announced itself waits for zero before read(2).
   std::atomic<int> evict_moves_{0};
+  // Copy-fallback zaps between their EvictingZap claim (made under map_lock shared) and
+  // the return of their madvise (evict.cpp, "Zap window"); unmanage() waits for zero.
+  std::atomic<int> zaps_in_flight_{0};
+  void wait_for_zaps_in_flight();  // engine.cpp
   uint64_t mm_epoch_ = 0;  // bumped by every applied UNMAP/REMOVE/REMAP (map_lock exclusive)
   // now_ns() of the last applied UNMAP or REMAP (map_lock exclusive; read under shared).
   // The copy fallback starts no zap within kLayoutQuietNs of one (evict.cpp).

@@ -220,19 +220,32 @@ void EngineCore::unmanage(void* addr, size_t len, bool discard) {
   // 2. Bring evicted pages back, page by page (handlers keep serving faults meanwhile).
   if (!discard) restore_range(start, end);
   // 3. Unregister and forget.
-  LockGuard<SpinLock> rm(read_mutex_);
-  map_lock_.lock_exclusive();
-  for (Range* r = ranges_.lower_bound(start); r != nullptr && r->start < end; r = ranges_.lower_bound(r->end())) {
-    uintptr_t lo = r->start > start ? r->start : start;
-    uintptr_t hi = r->end() < end ? r->end() : end;
-    uffd_.unregister_range(lo, hi - lo);
+  {
+    LockGuard<SpinLock> rm(read_mutex_);
+    map_lock_.lock_exclusive();
+    for (Range* r = ranges_.lower_bound(start); r != nullptr && r->start < end; r = ranges_.lower_bound(r->end())) {
+      uintptr_t lo = r->start > start ? r->start : start;
+      uintptr_t hi = r->end() < end ? r->end() : end;
+      uffd_.unregister_range(lo, hi - lo);
+    }
+    ranges_.cut(start, end, [this](Entry v, Owner o) { drop_entry(v, o); },
+                [this](Entry v, Owner o) { retarget_slot(v, o); });
+    for (Range* r = ranges_.lower_bound(start > kPageSize ? start - kPageSize : 0);
+         r != nullptr && r->start <= end; r = ranges_.lower_bound(r->end()))
+      r->leaving = false;  // pieces outside [start, end) stay managed
+    map_lock_.unlock_exclusive();
   }
-  ranges_.cut(start, end, [this](Entry v, Owner o) { drop_entry(v, o); },
-              [this](Entry v, Owner o) { retarget_slot(v, o); });
-  for (Range* r = ranges_.lower_bound(start > kPageSize ? start - kPageSize : 0);
-       r != nullptr && r->start <= end; r = ranges_.lower_bound(r->end()))
-    r->leaving = false;  // pieces outside [start, end) stay managed
-  map_lock_.unlock_exclusive();
+  // 4. The caller is about to unmap or move the range: a fallback zap still in flight
+  // would land on whatever it maps there next (evict.cpp, "Zap window").
+  wait_for_zaps_in_flight();
+}
+
+// Called without read_mutex and map_lock: a zap's madvise waits for a handler to read its
+// REMOVE event, which needs both. The count is engine-wide, and a zap takes tens of
+// microseconds; a reclaim thread claims its next only after finishing this one.
+void EngineCore::wait_for_zaps_in_flight() {
+  Backoff b;
+  while (zaps_in_flight_.load(std::memory_order_acquire) != 0) b.pause();
 }
 
 bool EngineCore::is_managed(const void* addr) {

@@ -33,6 +33,10 @@ struct EngineConfig {
   double pressure_stage_seconds = 0.5;
   bool throttle = true;            // park first touches while over the limit by the margin (policy/throttle.h)
   uint64_t throttle_max_delay_ns = 4'000'000;  // longest a first touch is parked
+  // Fault injection for race tests; never set by the preload. Called on the reclaim thread
+  // between a copy-fallback eviction's claim of its zap and the madvise that zaps: the
+  // window a layout change must not fall into (uffd/evict.cpp, "Zap window").
+  void (*before_fallback_zap)(uintptr_t page) = nullptr;
 };
 
 // Why the engine could not start; the preload library prints one line from it and runs

@@ -35,13 +35,20 @@
 //   released; Loading(slot) (a fault copying out of our slot, which may still fail with
 //   EAGAIN and put EvictingZap back) -> wait and look again; anything else (orphaned by
 //   an event) -> release the slot.
-//   Known limit: madvise drops the mmap lock while it waits for our REMOVE event to be
-//   read, then zaps whatever is mapped at the address by then. If the program mremaps or
-//   munmaps the page away and something new lands at the old address in that wait, the
-//   zap hits the new mapping. To keep that window out of the way of programs reshaping
-//   their memory, no zap starts within kLayoutQuietNs of an UNMAP or REMAP event
-//   (layout_quiet); the window itself remains. UFFDIO_MOVE has no such window; the
-//   fallback exists for kernels without it.
+//   Zap window: madvise drops the mmap lock while it waits for our REMOVE event to be
+//   read, then zaps whatever is mapped at the address by then. If the program munmaps or
+//   mremaps the page away and maps something new at the old address in that wait, the
+//   zap hits the new mapping and its fresh data reads back as zeros. Every munmap,
+//   mremap and MAP_FIXED mmap the preload sees unmanages the range first, and unmanage()
+//   returns only once no zap is in flight (zaps_in_flight_: counted from the EvictingZap
+//   claim, made under map_lock shared, to the madvise's return; unmanage waits after its
+//   last exclusive hold, so a zap claimed before it is counted and none can be claimed
+//   in the range after it). The program's layout change therefore comes after the zap.
+//   Known limit: a layout change no interposer sees (a raw system call) does not wait.
+//   To keep the window out of the way of programs reshaping their memory so, no zap
+//   starts within kLayoutQuietNs of an UNMAP or REMAP event (layout_quiet); the window
+//   itself remains there. UFFDIO_MOVE has no such window; the fallback exists for
+//   kernels without it.
 // Compression (compress_one): Staged -> Compressing (map_lock shared, briefly); compress
 //   without locks from the slot (which we own); finish under map_lock shared:
 //   Compressing -> Stored/SameFilled. If a fault stole the page meanwhile (Loading with
@@ -364,9 +371,12 @@ EngineCore::StageResult EngineCore::stage_one_copy(uintptr_t page) {
       staging_.release_dirty(slot);  // a writer cancelled us (resolve_wp)
       return StageResult::Skipped;
     }
+    zaps_in_flight_.fetch_add(1, std::memory_order_relaxed);  // published by the unlock
   }
   // Phase 3: zap without map_lock: the REMOVE event must be read by a handler first.
+  if (cfg_.before_fallback_zap != nullptr) cfg_.before_fallback_zap(page);
   int mrc = madvise(reinterpret_cast<void*>(page), kPageSize, MADV_DONTNEED);
+  zaps_in_flight_.fetch_sub(1, std::memory_order_release);
   SharedGuard g(map_lock_);
   size_t idx;
   Range* r = ranges_.resolve(staging_.owner(slot), &idx);
