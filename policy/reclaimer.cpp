@@ -57,26 +57,40 @@ bool Reclaimer::start(const PolicyConfig& config, int threads, Mechanics* mech, 
 
 void Reclaimer::stop() {
   if (state_.load(std::memory_order_acquire) != State::Running) return;
-  state_.store(State::Stopping, std::memory_order_release);
+  state_.store(State::Stopping, std::memory_order_seq_cst);
   for (int i = 0; i < nthreads_; ++i) pthread_join(threads_[i], nullptr);
+  while (busy_.load(std::memory_order_seq_cst) != 0) sched_yield();  // rounds of enter_round()
   nthreads_ = 0;
   state_.store(State::Stopped, std::memory_order_release);
 }
 
 void Reclaimer::pause() {
   paused_.store(true, std::memory_order_seq_cst);
-  while (busy_.load(std::memory_order_acquire) != 0) sched_yield();
+  while (busy_.load(std::memory_order_seq_cst) != 0) sched_yield();
+}
+
+bool Reclaimer::enter_round() {
+  busy_.fetch_add(1, std::memory_order_seq_cst);
+  if (paused_.load(std::memory_order_seq_cst) || state_.load(std::memory_order_seq_cst) != State::Running) {
+    busy_.fetch_sub(1, std::memory_order_release);
+    return false;
+  }
+  return true;
 }
 
 void Reclaimer::resume() { paused_.store(false, std::memory_order_release); }
 
+void Reclaimer::forget_rounds_after_fork() { busy_.store(0, std::memory_order_relaxed); }
+
+// Fault handlers may already run (and try enter_round): Stopped before unpausing, so none
+// enters until start() says Running; busy_ is theirs to count now (forget_rounds_after_fork
+// reset it before they started).
 bool Reclaimer::restart_after_fork() {
   const int n = nthreads_;
   nthreads_ = 0;
-  busy_.store(0, std::memory_order_relaxed);
-  paused_.store(false, std::memory_order_relaxed);
+  state_.store(State::Stopped, std::memory_order_seq_cst);
   plan_lock_.store(false, std::memory_order_relaxed);
-  state_.store(State::Stopped, std::memory_order_relaxed);
+  paused_.store(false, std::memory_order_seq_cst);
   return n == 0 || start(config_, n, mech_, clock_);
 }
 

@@ -9,6 +9,8 @@
 // inside a round (busy_ == 0): no eviction or compression is in flight and none starts
 // until resume(). A thread counts itself in busy_ before it looks at paused_, and pause()
 // sets paused_ before it waits for busy_ to drain (both seq_cst), so no round slips by.
+// Rounds of other threads (enter_round: fault handlers) follow the same protocol, and
+// stop() also sets Stopping before it waits for them.
 // Lock order: plan_lock_ is a leaf, never held while calling into Mechanics except
 // measure() (which takes the engine's MapLock shared: engine lock after plan_lock_).
 #pragma once
@@ -37,11 +39,20 @@ class Reclaimer {
   // Runs one plan + work round on the calling thread (tests; also the threads' body).
   size_t run_once();
 
+  // Reclaim work done outside the threads (a fault handler's direct reclaim) counts as a
+  // round: false while paused or not running (nothing may be evicted or compressed then);
+  // true obliges the caller to leave_round() when done.
+  bool enter_round();
+  void leave_round() { busy_.fetch_sub(1, std::memory_order_release); }
+
   // Waits for the rounds in flight to finish; the threads start none until resume().
   void pause();
   void resume();
-  // In a fork child, single-threaded: the threads did not come along. Starts as many
-  // again (none if none ran), unpaused. False if none could start.
+  // In a fork child, single-threaded, before any thread of the engine starts: rounds in
+  // flight at the fork belonged to threads that did not come along.
+  void forget_rounds_after_fork();
+  // In a fork child, once its fault handlers run: the reclaim threads did not come along.
+  // Starts as many again (none if none ran), unpaused. False if none could start.
   bool restart_after_fork();
 
  private:

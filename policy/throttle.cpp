@@ -23,6 +23,10 @@ bool should_park(const ThrottleConfig& config, const ThrottleInputs& in) {
   return under_pressure(config, in);
 }
 
+bool should_assist(const ThrottleConfig& config, const ThrottleInputs& in) {
+  return under_pressure(config, in);
+}
+
 Release release_parked(const ThrottleConfig& config, const ThrottleInputs& in, uint64_t parked_ns,
                        uint64_t now_ns) {
   if (!under_pressure(config, in)) return Release::Relieved;

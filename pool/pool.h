@@ -129,7 +129,8 @@ class Pool {
   // becomes free (a lock copied while a thread of the parent held it would stay held:
   // a stats walk holds a class lock, a mapping holds its zspage's lock shared). Only
   // sound if no pool edit was in progress at the fork; the engine defers its frees while
-  // a fork may happen (uffd/engine_fork.cpp) and allocates only from paused threads.
+  // a fork may happen (uffd/engine_fork.cpp) and allocates only in reclaim rounds (reclaim
+  // threads, and fault handlers assisting under pressure), which a fork pauses.
   virtual void reset_locks_after_fork() = 0;
 };
 

@@ -80,6 +80,7 @@ struct Scratch {
   bool may_park = false;     // a first touch may be parked by the throttle
   bool write = false;        // a write fault: new pages will be written (footprint grows)
   size_t max_run = kZeroRunPages;  // longest zero run to resolve
+  bool refaulted = false;    // set by resolve_and_wake: an evicted page became resident again
   bool init();
   void destroy();
 };
@@ -110,6 +111,7 @@ class EngineCore final : public Engine, public policy::Mechanics {
   // ---- policy::Mechanics ----
   size_t stage_cold(size_t max_pages) override;
   size_t compress_staged(uint64_t min_age_ns, size_t max_pages) override;
+  size_t compress_aged(Scratch& s, uint64_t min_age_ns, size_t max_pages, size_t max_scan);  // evict.cpp
   size_t release_staging() override;
   size_t staging_dirty_pages() override { return staging_.dirty(); }
   policy::Footprint measure() override;
@@ -204,6 +206,7 @@ class EngineCore final : public Engine, public policy::Mechanics {
   // throttle.cpp (policy/throttle.h): parking first touches while over limit + margin.
   policy::ThrottleInputs throttle_inputs();
   bool park(uintptr_t page, const Scratch& s);   // under map_lock shared; true: parked_ owns it
+  void assist_reclaim(Scratch& s);               // throttle.cpp; no lock held
   void serve_parked(Scratch& s);                 // handlers: resolve the faults that are due
   uint64_t parked_wait_ns();                     // handlers: longest poll() sleep allowed now
   void wake_all_parked();                        // after the handlers are joined

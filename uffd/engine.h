@@ -31,7 +31,7 @@ struct EngineConfig {
   // made programs whose working set exceeds the limit thrash (sqlite3 e2e: 495 s against
   // 142 s), so it equals stage_seconds by default.
   double pressure_stage_seconds = 0.5;
-  bool throttle = true;            // park first touches while over the limit by the margin (policy/throttle.h)
+  bool throttle = true;            // past limit + margin: park first touches, make refaults compress (policy/throttle.h)
   uint64_t throttle_max_delay_ns = 4'000'000;  // longest a first touch is parked
   // Fault injection for race tests; never set by the preload. Called on the reclaim thread
   // between a copy-fallback eviction's claim of its zap and the madvise that zaps: the

@@ -349,6 +349,7 @@ void EngineCore::reset_locks_after_fork() {
   fork_gate_.reset();
   nfork_parked_ = 0;
   zaps_in_flight_.store(0, std::memory_order_relaxed);  // reclaim was paused: none was in flight
+  reclaimer_.forget_rounds_after_fork();                // it stays paused until restarted
   parked_.forget_after_fork();  // the throttle's: faults of the parent's threads
   stopping_.store(false, std::memory_order_relaxed);
 }

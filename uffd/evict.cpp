@@ -1,6 +1,8 @@
 // uffd/evict.cpp — eviction mechanics: stage (move out), compress, put back.
 //
-// Runs only on reclaim threads (policy/reclaimer.cpp), never on a faulting thread.
+// Runs on reclaim threads (policy/reclaimer.cpp), and compression also on fault handler
+// threads under pressure (assist_reclaim, uffd/throttle.cpp), inside a reclaim round
+// (Reclaimer::enter_round) like the reclaim threads' work; never on a program thread.
 //
 // Staging, MOVE mode (stage_one_move), all under map_lock shared:
 //   claim Absent -> Evicting(slot); check that the page's VMA is registered with us
@@ -44,7 +46,10 @@
 //   claim, made under map_lock shared, to the madvise's return; unmanage waits after its
 //   last exclusive hold, so a zap claimed before it is counted and none can be claimed
 //   in the range after it). The program's layout change therefore comes after the zap.
-//   Known limit: a layout change no interposer sees (a raw system call) does not wait.
+//   Known limit: a layout change no interposer sees does not wait: glibc's own munmap
+//   and mremap of malloc's mmapped chunks, a brk shrink (memory the coverage scan
+//   manages), raw system calls. The count is engine-wide: an unmanage may also wait for
+//   zaps elsewhere (a few tens of microseconds each; fallback mode only).
 //   To keep the window out of the way of programs reshaping their memory so, no zap
 //   starts within kLayoutQuietNs of an UNMAP or REMAP event (layout_quiet); the window
 //   itself remains there. UFFDIO_MOVE has no such window; the fallback exists for
@@ -436,10 +441,18 @@ size_t EngineCore::release_staging() {
 size_t EngineCore::compress_staged(uint64_t min_age_ns, size_t max_pages) {
   Scratch& s = my_reclaim_scratch();
   if (s.page == nullptr) return 0;
+  return compress_aged(s, min_age_ns, max_pages, staging_.slots());
+}
+
+// Compresses up to max_pages staged pages at least min_age_ns old, looking at max_scan
+// slots at most from the shared compress hand. Any thread holding no lock (reclaim
+// threads; fault handlers assisting under pressure, throttle.cpp).
+size_t EngineCore::compress_aged(Scratch& s, uint64_t min_age_ns, size_t max_pages, size_t max_scan) {
   const uint64_t now = now_ns();
   const size_t slots = staging_.slots();
+  if (max_scan > slots) max_scan = slots;
   size_t done = 0;
-  for (size_t scanned = 0; scanned < slots && done < max_pages; ++scanned) {
+  for (size_t scanned = 0; scanned < max_scan && done < max_pages; ++scanned) {
     uint32_t slot = compress_hand_.fetch_add(1, std::memory_order_relaxed) % slots;
     if (staging_.state(slot) != SlotState::InUse) continue;
     if (now - staging_.stage_ns(slot) < min_age_ns) continue;

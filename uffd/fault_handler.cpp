@@ -120,10 +120,12 @@ void EngineCore::handle_message(const uffd_msg& msg, Scratch& s) {
   s.write = msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE;
   resolve_and_wake(page, wp, s, t0);
   s.may_park = false;
+  if (s.refaulted) assist_reclaim(s);  // the faulting thread is awake already
 }
 
 Resolve EngineCore::resolve_and_wake(uintptr_t page, bool wp, Scratch& s, uint64_t t0) {
   s.kind = -1;
+  s.refaulted = false;
   Resolve res;
   {
     SharedGuard g(map_lock_);
@@ -140,8 +142,10 @@ Resolve EngineCore::resolve_and_wake(uintptr_t page, bool wp, Scratch& s, uint64
   // A page brought back from the pool or a slot is a new resident page; one moved back
   // from staging only changes place; zero runs count themselves (fault_resolve.cpp).
   if (s.kind == static_cast<int>(Histogram::fault_pool) || s.kind == static_cast<int>(Histogram::fault_same_filled) ||
-      s.kind == static_cast<int>(Histogram::fault_compressing))
+      s.kind == static_cast<int>(Histogram::fault_compressing)) {
     estimate_.add(static_cast<int64_t>(kPageSize));
+    s.refaulted = true;
+  }
   if (s.kind >= 0) histogram_record(static_cast<Histogram>(s.kind), now_ns() - t0);
   return res;
 }

@@ -34,6 +34,10 @@ namespace uzswap::uffd {
 namespace {
 
 constexpr uint64_t kParkedPollNs = 1'000'000;
+// Staged pages a handler compresses after a refault under pressure: a refault adds a page,
+// and one compressed page frees a page less its compressed size.
+constexpr size_t kAssistPages = 2;
+constexpr size_t kAssistScan = 64;
 
 }  // namespace
 
@@ -78,6 +82,17 @@ void EngineCore::serve_parked(Scratch& s) {
     resolve_and_wake(f.page, false, s, now);
     s.max_run = kZeroRunPages;
   }
+}
+
+// Direct reclaim for refaults (policy/throttle.h, "Refaults"). Staged pages of any age:
+// under this pressure the page waiting in staging counts in the footprint as much as a
+// resident one. A short scan: a handler must not walk the whole staging area per fault.
+void EngineCore::assist_reclaim(Scratch& s) {
+  if (!throttle_cfg_.enabled || !policy::should_assist(throttle_cfg_, throttle_inputs())) return;
+  if (!reclaimer_.enter_round()) return;  // paused for a fork, or stopping
+  size_t n = compress_aged(s, 0, kAssistPages, kAssistScan);
+  reclaimer_.leave_round();
+  if (n > 0) UZ_COUNT_N(reclaim_assist_pages, n);
 }
 
 uint64_t EngineCore::parked_wait_ns() {

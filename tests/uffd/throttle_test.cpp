@@ -2,7 +2,8 @@
 // uffd/throttle.cpp) with a real userfaultfd: many threads first-touching memory under a
 // small limit while reclaim runs (every page checked), a limit reclaim cannot reach
 // (the program must still progress), and the paths that must wake a parked fault
-// without the throttle releasing it: stop(), unmanage(), munmap.
+// without the throttle releasing it: stop(), unmanage(), munmap. Also refaults under
+// pressure, which are not parked but make their handler compress (direct reclaim).
 //
 // A lost wake-up hangs a thread forever; each test runs its threads under a watchdog
 // that fails the test (and the ctest TIMEOUT property bounds the binary).
@@ -151,6 +152,48 @@ TEST(Throttle, LimitReclaimCannotReachStillProgresses) {
   engine->stop();
   EXPECT_EQ(parked_now(), 0u);
   munmap(mem, pages * kPage);
+}
+
+TEST(Throttle, RefaultsUnderPressureCompressStagedPages) {
+  // Refaults are never parked; past limit + margin the handler that served one compresses
+  // staged pages (direct reclaim, policy/throttle.h "Refaults"). Here reclaim alone cannot
+  // compress under pressure (pressure_stage_seconds 30): once the data sits compressed,
+  // reading it all back pushes the footprint past the margin, and only the handlers'
+  // compression can hold it there. Without it, the whole 64 MiB would come back resident.
+  constexpr size_t kPages = 16384;  // 64 MiB
+  EngineConfig cfg;
+  cfg.limit_bytes = 16 * kMiB;  // throttle margin 4 MiB
+  cfg.stage_seconds = 0.05;
+  cfg.pressure_stage_seconds = 30;
+  UZ_START_ENGINE(engine, cfg);
+  auto* mem = static_cast<uint8_t*>(map_anon(kPages * kPage));
+  ASSERT_NE(mem, nullptr);
+  ASSERT_TRUE(engine->manage(mem, kPages * kPage));
+  const uint64_t assist0 = count(Counter::reclaim_assist_pages);
+  Watchdog dog(240);
+  // Written 1 MiB at a time, each time waiting for reclaim to bring the footprint back
+  // under the limit: never past the margin, so reclaim compresses at its ordinary pace.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  for (size_t i = 0; i < kPages; ++i) {
+    fill_page(mem + i * kPage, i, 1);
+    if (i % 256 != 255) continue;
+    while (engine->stats().footprint_bytes > cfg.limit_bytes && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_GE(engine->stats().stored_pages, kPages * 3 / 4) << "reclaim did not compress the data";
+  size_t bad = 0;
+  for (size_t i = 0; i < kPages; ++i) bad += !check_page(mem + i * kPage, i, 1);
+  const EngineStats after = engine->stats();
+  print_engine_counters();
+  fprintf(stderr, "footprint after the read-back: %.1f MiB (limit 16, margin 4, data 64)\n",
+          after.footprint_bytes / double(kMiB));
+  EXPECT_EQ(bad, 0u);
+  EXPECT_GT(count(Counter::reclaim_assist_pages) - assist0, 0u) << "no handler compressed under pressure";
+  EXPECT_LT(after.footprint_bytes, 40 * kMiB) << "the read-back brought the data back resident";
+  for (size_t i = 0; i < kPages; ++i) bad += !check_page(mem + i * kPage, i, 1);
+  EXPECT_EQ(bad, 0u);
+  engine->stop();
+  munmap(mem, kPages * kPage);
 }
 
 TEST(Throttle, UnreachableLimitIsNeverThrottled) {
