@@ -29,10 +29,8 @@ void run(bool force_copy) {
   UZ_START_ENGINE(engine, cfg);
   auto* core = static_cast<uffd::EngineCore*>(engine);
   const size_t len = kPages * kPage;
-  auto* base = static_cast<uint8_t*>(map_anon(len));
+  uint8_t* base = map_managed_filled(engine, len, 0x5a);
   ASSERT_NE(base, nullptr);
-  ASSERT_TRUE(engine->manage(base, len));
-  memset(base, 0x5a, len);
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> evict_rounds{0}, remaps{0};
   std::atomic<size_t> bad{0};

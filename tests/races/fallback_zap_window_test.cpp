@@ -42,10 +42,8 @@ TEST(EvictionRace, RemapInsideTheFallbackZapWindowKeepsTheNewData) {
   UZ_START_ENGINE(engine, cfg);
   auto* core = static_cast<uffd::EngineCore*>(engine);
   const size_t len = kPages * kPage;
-  auto* base = static_cast<uint8_t*>(map_anon(len));
+  uint8_t* base = map_managed_filled(engine, len, 0x5a);
   ASSERT_NE(base, nullptr);
-  ASSERT_TRUE(engine->manage(base, len));
-  memset(base, 0x5a, len);
   g_in_window = false;
   g_program_wrote = false;
   g_hook_armed = true;

@@ -62,6 +62,18 @@ inline void* map_anon(size_t len) {
   return p == MAP_FAILED ? nullptr : p;
 }
 
+// Fresh anonymous memory managed by `engine`, filled with `fill`; nullptr on failure.
+inline uint8_t* map_managed_filled(Engine* engine, size_t len, uint8_t fill) {
+  auto* p = static_cast<uint8_t*>(map_anon(len));
+  if (p == nullptr) return nullptr;
+  if (!engine->manage(p, len)) {
+    munmap(p, len);
+    return nullptr;
+  }
+  memset(p, fill, len);
+  return p;
+}
+
 // A page's content: compressible text-like bytes derived from (page index, sequence),
 // with the pair stored at the start so a wrong page is identified.
 inline void fill_page(uint8_t* p, uint64_t index, uint64_t seq) {
