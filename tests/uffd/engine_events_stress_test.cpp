@@ -1,7 +1,10 @@
-// tests/uffd/engine_events_stress_test.cpp — MADV_DONTNEED and mremap racing eviction,
-// compression and faults. Each thread owns a region it writes (pages carry index and
-// sequence), drops parts of (expecting zeros afterwards) and moves around with mremap,
-// while reclaim evicts continuously. Ends with a byte check and a conservation check.
+// tests/uffd/engine_events_stress_test.cpp — MADV_DONTNEED, MADV_FREE and mremap racing
+// eviction, compression and faults. Each thread owns a region it writes (pages carry
+// index and sequence), drops parts of (expecting zeros afterwards), frees parts of the way
+// allocators do (MADV_FREE: the kernel sends the same REMOVE event but keeps present pages
+// until memory runs short, so their bytes are undefined until written again; what is
+// written afterwards must stay) and moves around with mremap, while reclaim evicts
+// continuously. Ends with a byte check and a conservation check.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -18,6 +21,8 @@ namespace {
 constexpr size_t kThreads = 3;
 constexpr size_t kRegionPages = 256;
 
+constexpr uint64_t kUndefined = ~0ull;  // MADV_FREE'd, not written since
+
 struct Region {
   uint8_t* mem = nullptr;
   std::vector<uint64_t> seq = std::vector<uint64_t>(kRegionPages, 0);  // 0 = zeros expected
@@ -25,6 +30,7 @@ struct Region {
 
 bool page_ok(const Region& r, size_t i) {
   const uint8_t* p = r.mem + i * kPage;
+  if (r.seq[i] == kUndefined) return true;
   if (r.seq[i] == 0) {
     for (size_t k = 0; k < kPage; k += 128)
       if (p[k] != 0) return false;
@@ -56,13 +62,15 @@ void run(bool force_copy) {
       if (op < 80) {
         size_t i = rng() % kRegionPages;
         if (!page_ok(r, i)) bad.fetch_add(1);
+        if (r.seq[i] == kUndefined) r.seq[i] = 0;
         fill_page(r.mem + i * kPage, i, ++r.seq[i] + 1);
         r.seq[i] += 1;
       } else if (op < 95) {
         size_t a = rng() % kRegionPages, n = 1 + rng() % 16;
         if (a + n > kRegionPages) n = kRegionPages - a;
-        if (madvise(r.mem + a * kPage, n * kPage, MADV_DONTNEED) != 0) bad.fetch_add(1000000);
-        for (size_t i = a; i < a + n; ++i) r.seq[i] = 0;
+        const bool lazy = rng() % 2 == 0;
+        if (madvise(r.mem + a * kPage, n * kPage, lazy ? MADV_FREE : MADV_DONTNEED) != 0) bad.fetch_add(1000000);
+        for (size_t i = a; i < a + n; ++i) r.seq[i] = lazy ? kUndefined : 0;
         drops.fetch_add(1);
       } else {
         void* m = mremap(r.mem, kRegionPages * kPage, kRegionPages * kPage, MREMAP_MAYMOVE | MREMAP_FIXED,
